@@ -1,0 +1,64 @@
+/*
+ * lib/store/store_impl.h - the table of functions a store backend provides.
+ *
+ * lib/store/store.c owns the generic parts (URI dispatch, CSV reading,
+ * validation, hashing, the ingest protocol); a backend only moves validated
+ * rows in and out.  A backend is one `struct ns__store_backend` listed in
+ * store.c's table; nothing else refers to it by name.
+ *
+ * The ingest protocol, driven by store.c:
+ *   begin(collection, schema, schema_yaml, schema_hash, replace)
+ *   insert(values) ... and reject(line, reason, raw) ...
+ *   commit(sha256, source, n_rows, n_bad, allow_duplicate, &duplicate, &id)
+ *     - must check, inside the transaction, whether `sha256` was already
+ *       ingested into the collection; if so and !allow_duplicate, roll back
+ *       and set *duplicate = true (returning NS_OK).
+ *   or rollback() on any error.
+ */
+#ifndef NETSEC_STORE_IMPL_H
+#define NETSEC_STORE_IMPL_H
+
+#include "netsec/store.h"
+
+struct ns__store_backend {
+	const char *scheme;
+	/* `location` is the URI after "scheme:" (for sqlite: a path). */
+	enum ns_status (*open)(const char *location, void **impl, struct ns_diag *diag);
+	void (*close)(void *impl);
+
+	enum ns_status (*begin)(void *impl, const char *collection, const struct ns_schema *schema,
+				const char *schema_yaml, const char *schema_hash, bool replace,
+				struct ns_diag *diag);
+	/* values: schema->n_columns cells in schema column order. */
+	enum ns_status (*insert)(void *impl, const struct ns_value *values, struct ns_diag *diag);
+	enum ns_status (*reject)(void *impl, uint64_t line, const char *reason, const char *raw,
+				 size_t raw_len, struct ns_diag *diag);
+	enum ns_status (*commit)(void *impl, const char *sha256, const char *source,
+				 uint64_t n_rows, uint64_t n_bad, bool allow_duplicate,
+				 bool *duplicate, int64_t *ingest_id, struct ns_diag *diag);
+	void (*rollback)(void *impl);
+
+	enum ns_status (*list)(void *impl, ns_collection_fn fn, void *user, struct ns_diag *diag);
+	enum ns_status (*count)(void *impl, const char *collection, uint64_t *n,
+				struct ns_diag *diag);
+	/* OUT *yaml: the stored schema text, owned by the caller (ns_free). */
+	enum ns_status (*schema_yaml)(void *impl, const char *collection, char **yaml,
+				      struct ns_diag *diag);
+	/*
+	 * Calls `fn` for each row in ingest order with schema->n_columns values
+	 * (category strings valid during the call).
+	 */
+	enum ns_status (*scan)(void *impl, const char *collection, const struct ns_schema *schema,
+			       enum ns_status (*fn)(void *user, const struct ns_value *values),
+			       void *user, struct ns_diag *diag);
+	enum ns_status (*scan_rejects)(void *impl, const char *collection,
+				       enum ns_status (*fn)(void *user, int64_t ingest_id,
+							    uint64_t line, const char *reason,
+							    const char *raw, size_t raw_len),
+				       void *user, struct ns_diag *diag);
+	enum ns_status (*drop)(void *impl, const char *collection, struct ns_diag *diag);
+};
+
+extern const struct ns__store_backend ns__store_sqlite;
+
+#endif

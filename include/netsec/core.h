@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -173,6 +174,25 @@ NS_API long ns_alloc_count(void);
  */
 NS_API enum ns_status ns_write_file_atomic(const char *path, const void *data,
 					   size_t len, struct ns_diag *diag);
+
+/*
+ * A stream written to a temp file beside `path` and put in place by
+ * ns_atomic_file_commit (fflush, fsync, rename, fsync of the folder), so
+ * readers see the old file or the whole new one.  ns_atomic_file_abort
+ * removes the temp file.  Exactly one of commit/abort must be called.
+ */
+struct ns_atomic_file {
+	FILE *fp;        /* write here */
+	char *path;      /* owned */
+	char *tmp_path;  /* owned */
+};
+NS_API enum ns_status ns_atomic_file_open(struct ns_atomic_file *af, const char *path,
+					  struct ns_diag *diag);
+NS_API enum ns_status ns_atomic_file_commit(struct ns_atomic_file *af, struct ns_diag *diag);
+NS_API void ns_atomic_file_abort(struct ns_atomic_file *af);
+
+/* Creates `path` and its missing parents (mode 0755), like mkdir -p. */
+NS_API enum ns_status ns_mkdir_p(const char *path, struct ns_diag *diag);
 
 /*
  * Reads a whole file (at most `max_len` bytes, else NS_ERR_LIMIT) into a new

@@ -52,6 +52,8 @@ NS_API long ns_frame_col_index(const struct ns_frame *f, const char *name);
 NS_API enum ns_status ns_frame_add_rows(struct ns_frame *f, size_t n, size_t *first_row);
 /** Reserves capacity for `n_rows` rows in total (an optimisation only). */
 NS_API enum ns_status ns_frame_reserve(struct ns_frame *f, size_t n_rows);
+/** Releases spare row capacity so that numeric data costs 8 bytes a cell. */
+NS_API enum ns_status ns_frame_shrink(struct ns_frame *f);
 NS_API void ns_frame_set_number(struct ns_frame *f, size_t row, size_t col, double v);
 /* Sets a categorical cell to the level `s` (len bytes), adding it to the
  * dictionary if new.  NS_ERR_NOMEM or NS_ERR_LIMIT (more than 2^32-2 levels). */

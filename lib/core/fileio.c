@@ -140,3 +140,104 @@ out:
 	ns__buf_fini(&b);
 	return st;
 }
+
+static void fsync_parent(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	size_t dlen = slash ? (size_t)(slash - path) : 1;
+	int dfd;
+	if (dlen == 0)
+		dlen = 1;
+	if (dlen >= sizeof(dir))
+		return;
+	memcpy(dir, slash ? path : ".", dlen);
+	dir[dlen] = '\0';
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+}
+
+enum ns_status ns_atomic_file_open(struct ns_atomic_file *af, const char *path,
+				   struct ns_diag *diag)
+{
+	size_t plen = strlen(path);
+	int fd;
+	memset(af, 0, sizeof(*af));
+	af->path = ns_strdup(path);
+	af->tmp_path = ns_malloc(plen + 16);
+	if (!af->path || !af->tmp_path) {
+		ns_free(af->path);
+		ns_free(af->tmp_path);
+		return ns_diag_set(diag, NS_ERR_NOMEM, "out of memory");
+	}
+	memcpy(af->tmp_path, path, plen);
+	memcpy(af->tmp_path + plen, ".tmp.XXXXXX", 12);
+	fd = mkstemp(af->tmp_path);
+	if (fd < 0 || fchmod(fd, 0644) != 0 || !(af->fp = fdopen(fd, "wb"))) {
+		enum ns_status st = io_error(diag, path, "create a temporary file beside it");
+		if (fd >= 0) {
+			close(fd);
+			unlink(af->tmp_path);
+		}
+		ns_free(af->path);
+		ns_free(af->tmp_path);
+		memset(af, 0, sizeof(*af));
+		return st;
+	}
+	return NS_OK;
+}
+
+enum ns_status ns_atomic_file_commit(struct ns_atomic_file *af, struct ns_diag *diag)
+{
+	enum ns_status st = NS_OK;
+	if (fflush(af->fp) != 0 || ferror(af->fp) || fsync(fileno(af->fp)) != 0) {
+		st = io_error(diag, af->path, "write");
+		fclose(af->fp);
+		unlink(af->tmp_path);
+	} else if (fclose(af->fp) != 0) {
+		st = io_error(diag, af->path, "close");
+		unlink(af->tmp_path);
+	} else if (rename(af->tmp_path, af->path) != 0) {
+		st = io_error(diag, af->path, "rename the temporary file onto");
+		unlink(af->tmp_path);
+	} else {
+		fsync_parent(af->path);
+	}
+	ns_free(af->path);
+	ns_free(af->tmp_path);
+	memset(af, 0, sizeof(*af));
+	return st;
+}
+
+void ns_atomic_file_abort(struct ns_atomic_file *af)
+{
+	if (!af->fp)
+		return;
+	fclose(af->fp);
+	unlink(af->tmp_path);
+	ns_free(af->path);
+	ns_free(af->tmp_path);
+	memset(af, 0, sizeof(*af));
+}
+
+enum ns_status ns_mkdir_p(const char *path, struct ns_diag *diag)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(buf))
+		return ns_diag_set(diag, NS_ERR_INVALID, "bad folder path");
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] == '/' || buf[i] == '\0') {
+			char c = buf[i];
+			buf[i] = '\0';
+			if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+				return io_error(diag, buf, "create folder");
+			buf[i] = c;
+		}
+	}
+	return NS_OK;
+}

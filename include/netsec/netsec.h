@@ -1,0 +1,18 @@
+/*
+ * include/netsec/netsec.h - the whole public API of libnetsec.
+ *
+ * netsec detects network threats with machine learning: it ingests labelled
+ * records, validates them, and (in later modules) prepares them, trains
+ * classifiers, tracks experiments and serves predictions.  Each area has its
+ * own header; this one includes them all.
+ */
+#ifndef NETSEC_NETSEC_H
+#define NETSEC_NETSEC_H
+
+#include "netsec/core.h"
+#include "netsec/csv.h"
+#include "netsec/frame.h"
+#include "netsec/schema.h"
+#include "netsec/store.h"
+
+#endif

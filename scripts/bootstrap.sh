@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# scripts/bootstrap.sh - install what netsec needs to build, test and benchmark
+# on Debian 12.  Idempotent: installs only packages that are missing, so a
+# second run does nothing.  Needs root (or sudo).
+#
+#   scripts/bootstrap.sh            build + test dependencies
+#   scripts/bootstrap.sh --bench    also the anchors of bench/ (scikit-learn, pandas)
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config git ca-certificates
+      libyaml-dev libsqlite3-dev libcmocka-dev
+      clang libclang-rt-14-dev clang-format python3)
+if [[ "${1:-}" == "--bench" ]]; then
+  pkgs+=(python3-pandas python3-numpy python3-sklearn python3-scipy hyperfine)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "bootstrap: need root to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "bootstrap: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,241 @@
+/*
+ * src/cli/cmd_run.c - `netsec run`: the main job on the embedded default.
+ *
+ * Today: ingest the bundled dataset (data/phisingData.csv with
+ * data/schema.yaml) into the embedded store, then summarise the collection:
+ * size, column types, class balance with the threat share, missing cells and
+ * exact duplicate rows.  Training and serving extend this command later.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"Usage: netsec run [--data FILE] [--schema S] [--collection NAME]\n\n"
+		"The main job: ingests the dataset into the store (once; a file already\n"
+		"ingested is not stored again) and prints a summary of the collection.\n"
+		"Defaults: the bundled phishing dataset, DATA_DIR/phisingData.csv with\n"
+		"DATA_DIR/schema.yaml (DATA_DIR: $NETSEC_DATA_DIR or %s), collection\n"
+		"named by the schema, store $NETSEC_STORE or %s.\n",
+		cli_data_dir(), NS_STORE_DEFAULT_URI);
+}
+
+struct row_key {
+	uint64_t hash;
+	size_t row;
+};
+
+static int cmp_key(const void *a, const void *b)
+{
+	const struct row_key *x = a, *y = b;
+	return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdULL;
+}
+
+static uint64_t cell_bits(const struct ns_frame *f, size_t col, size_t row)
+{
+	if (ns_frame_col_kind(f, col) == NS_COL_NUMERIC) {
+		double v = ns_frame_numbers(f, col)[row];
+		uint64_t bits;
+		if (isnan(v))
+			return 0x7ff8000000000001ULL;
+		if (v == 0)
+			v = 0; /* -0 == 0 */
+		memcpy(&bits, &v, sizeof(bits));
+		return bits;
+	}
+	return ns_frame_codes(f, col)[row];
+}
+
+static bool rows_equal(const struct ns_frame *f, size_t a, size_t b)
+{
+	for (size_t j = 0; j < ns_frame_n_cols(f); j++)
+		if (cell_bits(f, j, a) != cell_bits(f, j, b))
+			return false;
+	return true;
+}
+
+/* Rows that repeat an earlier row exactly (all columns, label included). */
+static size_t count_duplicates(const struct ns_frame *f)
+{
+	size_t n = ns_frame_n_rows(f), dups = 0;
+	struct row_key *keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys)
+		return 0;
+	for (size_t r = 0; r < n; r++) {
+		uint64_t h = 0;
+		for (size_t j = 0; j < ns_frame_n_cols(f); j++)
+			h = mix(h, cell_bits(f, j, r));
+		keys[r].hash = h;
+		keys[r].row = r;
+	}
+	qsort(keys, n, sizeof(*keys), cmp_key);
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && keys[j].hash == keys[i].hash)
+			j++;
+		/* Within a hash group, count rows equal to an earlier member. */
+		for (size_t a = i + 1; a < j; a++)
+			for (size_t b = i; b < a; b++)
+				if (rows_equal(f, keys[a].row, keys[b].row)) {
+					dups++;
+					break;
+				}
+		i = j;
+	}
+	free(keys);
+	return dups;
+}
+
+static void print_summary(const struct ns_schema *s, const struct ns_frame *f, const char *name,
+			  const char *store_uri)
+{
+	size_t n_rows = ns_frame_n_rows(f), missing = 0;
+	size_t n_int = 0, n_float = 0, n_cat = 0;
+	long tcol = s->target >= 0 ? ns_frame_col_index(f, s->columns[s->target].name) : -1;
+
+	for (size_t i = 0; i < s->n_columns; i++) {
+		n_int += s->columns[i].type == NS_TYPE_INT && !s->columns[i].ignore;
+		n_float += s->columns[i].type == NS_TYPE_FLOAT && !s->columns[i].ignore;
+		n_cat += s->columns[i].type == NS_TYPE_CATEGORY && !s->columns[i].ignore;
+	}
+	for (size_t j = 0; j < ns_frame_n_cols(f); j++)
+		for (size_t r = 0; r < n_rows; r++)
+			missing += ns_frame_col_kind(f, j) == NS_COL_NUMERIC
+					   ? isnan(ns_frame_numbers(f, j)[r])
+					   : ns_frame_codes(f, j)[r] == NS_FRAME_NA_CODE;
+	printf("\ncollection '%s' in %s\n", name, store_uri);
+	printf("  rows             %zu\n", n_rows);
+	printf("  features         %zu (%zu int, %zu float, %zu category)%s\n",
+	       n_int + n_float + n_cat - (tcol >= 0), n_int - (tcol >= 0 && s->columns[s->target].type == NS_TYPE_INT),
+	       n_float - (tcol >= 0 && s->columns[s->target].type == NS_TYPE_FLOAT),
+	       n_cat - (tcol >= 0 && s->columns[s->target].type == NS_TYPE_CATEGORY), "");
+	printf("  missing cells    %zu\n", missing);
+	{
+		size_t d = count_duplicates(f);
+		printf("  duplicate rows   %zu (%.1f%%: rows that repeat an earlier row exactly)\n", d,
+		       n_rows ? 100.0 * (double)d / (double)n_rows : 0.0);
+	}
+	if (tcol < 0)
+		return;
+	printf("  target           %s\n", s->columns[s->target].name);
+	for (size_t k = 0; k < s->n_classes; k++) {
+		size_t count = 0;
+		const char *cls = s->classes[k];
+		if (ns_frame_col_kind(f, (size_t)tcol) == NS_COL_NUMERIC) {
+			double v;
+			const double *col = ns_frame_numbers(f, (size_t)tcol);
+			if (!ns_parse_double(cls, strlen(cls), &v))
+				continue;
+			for (size_t r = 0; r < n_rows; r++)
+				count += col[r] == v;
+		} else {
+			uint32_t code = ns_frame_level_code(f, (size_t)tcol, cls, strlen(cls));
+			const uint32_t *col = ns_frame_codes(f, (size_t)tcol);
+			for (size_t r = 0; r < n_rows && code != NS_FRAME_NA_CODE; r++)
+				count += col[r] == code;
+		}
+		printf("    class %-12s %7zu  %5.1f%%%s\n", cls, count,
+		       n_rows ? 100.0 * (double)count / (double)n_rows : 0.0,
+		       (long)k == s->threat ? "  threat" : "");
+	}
+}
+
+int cmd_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+					     {"schema", required_argument, NULL, 's'},
+					     {"collection", required_argument, NULL, 'c'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	char data_path[4096], schema_path[4096];
+	const char *data = NULL, *schema_arg = NULL, *collection = NULL;
+	struct ns_schema *schema = NULL;
+	struct ns_store *store = NULL;
+	struct ns_frame *frame = NULL;
+	struct ns_ingest_params ip = ns_ingest_params_default();
+	struct ns_ingest_result res;
+	struct cli_problems pp = {.cli = cli, .max_print = 20};
+	struct ns_diag diag;
+	enum ns_status st;
+	double t0 = cli_now();
+	int c, rc = CLI_OK;
+
+	while ((c = getopt_long(argc, argv, "d:s:c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			data = optarg;
+			break;
+		case 's':
+			schema_arg = optarg;
+			break;
+		case 'c':
+			collection = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error(cli, "run", "bad option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(cli, "run", "unexpected argument '%s'", argv[optind]);
+	snprintf(data_path, sizeof(data_path), "%s/phisingData.csv", cli_data_dir());
+	snprintf(schema_path, sizeof(schema_path), "%s/schema.yaml", cli_data_dir());
+	if (data)
+		snprintf(data_path, sizeof(data_path), "%s", data);
+	if (schema_arg)
+		snprintf(schema_path, sizeof(schema_path), "%s", schema_arg);
+	pp.file = data_path;
+
+	ns_diag_clear(&diag);
+	st = ns_schema_load(schema_path, &schema, &diag);
+	if (st != NS_OK)
+		return cli_fail(cli, st, &diag);
+	if (!collection)
+		collection = schema->name && *schema->name ? schema->name : "dataset";
+	st = ns_store_open(cli->store_uri, &store, &diag);
+	if (st != NS_OK) {
+		rc = cli_fail(cli, st, &diag);
+		goto out;
+	}
+	cli_info(cli, "[1/2] ingest %s -> '%s' (%s)\n", data_path, collection, cli->store_uri);
+	ip.collection = collection;
+	st = ns_store_ingest_csv(store, data_path, schema, &ip, cli_print_problem, &pp, &res, &diag);
+	cli_problems_done(&pp);
+	if (st != NS_OK) {
+		rc = cli_fail(cli, st, &diag);
+		goto out;
+	}
+	if (res.duplicate)
+		cli_info(cli, "      already in the store (sha256 %.16s...): nothing to add\n",
+			 res.sha256);
+	else
+		cli_info(cli, "      stored %llu rows (sha256 %.16s...)\n",
+			 (unsigned long long)res.n_rows, res.sha256);
+	cli_info(cli, "[2/2] summarise '%s'\n", collection);
+	st = ns_store_read_frame(store, collection, &frame, &diag);
+	if (st != NS_OK) {
+		rc = cli_fail(cli, st, &diag);
+		goto out;
+	}
+	if (cli->verbosity >= 1)
+		print_summary(schema, frame, collection, cli->store_uri);
+	cli_info(cli, "\ndone in %.2f s\n", cli_now() - t0);
+out:
+	ns_frame_free(frame);
+	ns_store_close(store);
+	ns_schema_free(schema);
+	return rc;
+}

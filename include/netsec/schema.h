@@ -42,7 +42,9 @@ struct ns_schema_column {
 	bool has_min, has_max;
 	double min, max;          /* inclusive bounds for numeric columns */
 	size_t n_allowed;         /* 0: any value of the type */
-	char **allowed;           /* allowed values as written in the schema */
+	char **allowed;           /* allowed values: category levels as written; for
+				   * numeric columns the canonical number text
+				   * (ns_format_double: "1.0" is kept as "1") */
 	double *allowed_num;      /* the same, parsed, for numeric columns (else NULL) */
 	double max_missing;       /* largest allowed share of missing values, 0..1 */
 	bool ignore;              /* validated, but not a feature */
@@ -61,6 +63,14 @@ struct ns_schema {
 	char **classes;           /* the target's label values, as written */
 	long threat;              /* index into classes of the threat class, or -1 */
 	double max_missing;       /* default for columns that do not set their own */
+	/* Index into classes of the one benign class, or -1: when set, every other
+	 * class is a threat (NSL-KDD: `benign: normal`).  At most one of threat and
+	 * benign is set; use ns_schema_class_is_threat() rather than either. */
+	long benign;
+	/* Free text that ns_schema_to_yaml writes as `#` comment lines before the
+	 * schema (inference explains itself there); may be NULL.  Not read back by
+	 * the parser and not part of the hash. */
+	char *note;
 };
 
 /*
@@ -87,6 +97,12 @@ NS_API enum ns_status ns_schema_hash(const struct ns_schema *s, char hex[65]);
 NS_API long ns_schema_col_index(const struct ns_schema *s, const char *name);
 /** Index of label `value` in classes (numeric targets compare by value), or -1. */
 NS_API long ns_schema_class_index(const struct ns_schema *s, const char *value, size_t len);
+/*
+ * True when class `k` (an index into classes) is a threat: k == threat when
+ * `threat` is set, k != benign when `benign` is set, false for every class
+ * when neither is set (the schema does not say) or k is out of range.
+ */
+NS_API bool ns_schema_class_is_threat(const struct ns_schema *s, long k);
 
 /* ---- inference ----------------------------------------------------------- */
 
@@ -94,7 +110,8 @@ enum ns_header_mode { NS_HEADER_AUTO = 0, NS_HEADER_YES = 1, NS_HEADER_NO = 2 };
 
 struct ns_infer_params {
 	const char *target;        /* target column name; NULL: see docs/schema.md */
-	const char *threat;        /* threat class value; NULL: guessed or none */
+	const char *threat;        /* threat class value; NULL: none (never guessed) */
+	const char *benign;        /* or: the benign class, every other one a threat */
 	enum ns_header_mode header;
 	char delimiter;            /* 0: guess among , ; tab | */
 	const char *const *names;  /* column names for header-less files (or NULL) */
@@ -103,14 +120,22 @@ struct ns_infer_params {
 				    * (default 16); categories list all levels */
 	size_t max_category_levels; /* more distinct strings than this: error (default 10000) */
 	const char *name;          /* dataset name to record (or NULL) */
+	const char *const *ignore; /* columns to mark `ignore: true` (or NULL) */
+	size_t n_ignore;
 };
 NS_API struct ns_infer_params ns_infer_params_default(void);
 
 /*
  * Reads a CSV file and writes a schema describing it: header detection, column
  * types, allowed values of small integer columns, category levels, lower bound
- * 0 for non-negative columns, the target's classes.  OUT *out owned by the
- * caller.
+ * 0 for non-negative columns, the target's classes (the rules are in
+ * docs/schema.md).  The file is read once, or twice when a column mixes
+ * numbers and text (so `path` must be a file, not "-", in that case).  OUT
+ * *out owned by the caller; its `note` says how it was inferred.  Errors:
+ * NS_ERR_IO, NS_ERR_PARSE (CSV syntax, ragged records, text that is not
+ * UTF-8), NS_ERR_LIMIT (too many levels), NS_ERR_INVALID (bad params: an
+ * unknown target or ignore name, a threat that is not a class, names that do
+ * not fit), NS_ERR_NOMEM.  Thread-safe (no shared state).
  */
 NS_API enum ns_status ns_schema_infer_file(const char *path, const struct ns_infer_params *p,
 					   struct ns_schema **out, struct ns_diag *diag);
@@ -222,6 +247,15 @@ NS_API enum ns_status ns_validate_file(const char *path, const struct ns_schema 
  */
 NS_API enum ns_status ns_frame_read_csv(const char *path, const struct ns_schema *schema,
 					struct ns_frame **out, struct ns_diag *diag);
+/*
+ * The same with validator params (`p` NULL: defaults): target_optional lets
+ * prediction input leave out the label (its column is then all missing);
+ * allow_extra skips columns the schema does not name.  Ignored when `schema`
+ * is NULL.
+ */
+NS_API enum ns_status ns_frame_read_csv_ex(const char *path, const struct ns_schema *schema,
+					   const struct ns_validator_params *p,
+					   struct ns_frame **out, struct ns_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -194,6 +194,45 @@ static void test_atomic_write_and_read(void **state)
 	unlink(path);
 }
 
+static void test_atomic_stream_and_mkdir(void **state)
+{
+	char dir[512], path[600];
+	struct ns_atomic_file af;
+	struct ns_diag d;
+	char *data = NULL;
+	size_t len;
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/core_mk/a/b", NETSEC_TEST_TMP);
+	assert_int_equal(ns_mkdir_p(dir, &d), NS_OK);
+	assert_int_equal(ns_mkdir_p(dir, &d), NS_OK); /* idempotent */
+	snprintf(path, sizeof(path), "%s/out.txt", dir);
+	assert_int_equal(ns_write_file_atomic(path, "old", 3, &d), NS_OK);
+	/* Until commit, readers see the old content; abort leaves it in place. */
+	assert_int_equal(ns_atomic_file_open(&af, path, &d), NS_OK);
+	fputs("new content", af.fp);
+	fflush(af.fp);
+	assert_int_equal(ns_read_file(path, 100, &data, &len, &d), NS_OK);
+	assert_string_equal(data, "old");
+	ns_free(data);
+	ns_atomic_file_abort(&af);
+	assert_int_equal(ns_read_file(path, 100, &data, &len, &d), NS_OK);
+	assert_string_equal(data, "old");
+	ns_free(data);
+	assert_int_equal(ns_atomic_file_open(&af, path, &d), NS_OK);
+	fputs("new content", af.fp);
+	assert_int_equal(ns_atomic_file_commit(&af, &d), NS_OK);
+	assert_int_equal(ns_read_file(path, 100, &data, &len, &d), NS_OK);
+	assert_string_equal(data, "new content");
+	ns_free(data);
+	unlink(path);
+	/* A file in the way of a folder is an I/O error naming it. */
+	snprintf(path, sizeof(path), "%s/core_mk/file", NETSEC_TEST_TMP);
+	assert_int_equal(ns_write_file_atomic(path, "x", 1, &d), NS_OK);
+	snprintf(dir, sizeof(dir), "%s/core_mk/file/sub", NETSEC_TEST_TMP);
+	assert_int_equal(ns_mkdir_p(dir, &d), NS_ERR_IO);
+	unlink(path);
+}
+
 static void test_buf_cap(void **state)
 {
 	struct ns__buf b;
@@ -245,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_format_double_round_trip),
 		cmocka_unit_test(test_sha256_vectors),
 		cmocka_unit_test(test_atomic_write_and_read),
+		cmocka_unit_test(test_atomic_stream_and_mkdir),
 		cmocka_unit_test(test_buf_cap),
 		cmocka_unit_test(test_log_callback),
 	};

@@ -42,6 +42,16 @@ enum state {
 #define CLS_UNQUOTED 1 /* delimiter, quote, CR, LF, NUL */
 #define CLS_QUOTED 2 /* quote, CR, LF, NUL */
 
+/* Marks the intended fall-throughs of the state switch. */
+#if defined(__has_attribute)
+#if __has_attribute(fallthrough)
+#define FALLTHROUGH __attribute__((fallthrough))
+#endif
+#endif
+#ifndef FALLTHROUGH
+#define FALLTHROUGH ((void)0)
+#endif
+
 #define INITIAL_BUF 4096
 #define INITIAL_FIELDS 64
 
@@ -63,7 +73,8 @@ struct ns_csv_reader {
 	size_t n_fields, fields_cap;
 
 	/* Raw bytes of a record that spans feeds, truncated at max_row_bytes. */
-	struct ns__buf raw;
+	char *raw;
+	size_t raw_len, raw_cap;
 	bool raw_carry; /* the current record began in an earlier feed */
 
 	enum state state;
@@ -146,20 +157,39 @@ static enum ns_status cap_error(struct ns_csv_reader *r, size_t field_len, size_
 
 /* ---- the current record ------------------------------------------------- */
 
+/*
+ * Grows *p (capacity *cap) to hold at least `need` bytes, doubling but never
+ * past `limit` (what the caps allow), so memory stays within the caps.
+ */
+static bool grow_to(char **p, size_t *cap, size_t need, size_t limit)
+{
+	size_t c = *cap ? *cap : 64;
+	char *d;
+	while (c < need)
+		c = c > SIZE_MAX / 2 ? SIZE_MAX : c * 2;
+	if (c > limit)
+		c = limit > need ? limit : need;
+	d = ns_realloc(*p, c);
+	if (!d)
+		return false;
+	*p = d;
+	*cap = c;
+	return true;
+}
+
+static size_t add_sat(size_t a, size_t b)
+{
+	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
 static enum ns_status grow_buf(struct ns_csv_reader *r, size_t n)
 {
-	size_t need, cap = r->buf_cap;
-	char *d;
-	if (n >= SIZE_MAX / 2 - r->buf_len)
+	/* Decoded bytes plus one NUL per field, plus one. */
+	size_t limit = add_sat(add_sat(r->params.max_row_bytes, r->params.max_fields), 1);
+	if (n >= SIZE_MAX - 1 - r->buf_len)
 		return fail(r, NS_ERR_NOMEM, r->line, r->n_fields, "record too large");
-	need = r->buf_len + n + 1;
-	while (cap < need)
-		cap *= 2;
-	d = ns_realloc(r->buf, cap);
-	if (!d)
+	if (!grow_to(&r->buf, &r->buf_cap, r->buf_len + n + 1, limit))
 		return fail(r, NS_ERR_NOMEM, r->line, r->n_fields, "out of memory reading CSV");
-	r->buf = d;
-	r->buf_cap = cap;
 	return NS_OK;
 }
 
@@ -246,11 +276,16 @@ static void record_begin(struct ns_csv_reader *r, uint64_t offset)
 /* Keeps raw bytes of a record that continues in the next feed. */
 static enum ns_status raw_keep(struct ns_csv_reader *r, const unsigned char *s, size_t n)
 {
-	size_t room = r->params.max_row_bytes - r->raw.len;
+	size_t room = r->params.max_row_bytes - r->raw_len;
 	if (n > room)
 		n = room;
-	if (n && ns__buf_append(&r->raw, s, n) != NS_OK)
+	if (n == 0)
+		return NS_OK;
+	if (n > r->raw_cap - r->raw_len &&
+	    !grow_to(&r->raw, &r->raw_cap, r->raw_len + n, r->params.max_row_bytes))
 		return fail(r, NS_ERR_NOMEM, r->line, r->n_fields, "out of memory reading CSV");
+	memcpy(r->raw + r->raw_len, s, n);
+	r->raw_len += n;
 	return NS_OK;
 }
 
@@ -304,8 +339,8 @@ static enum ns_status record_end(struct ns_csv_reader *r, const unsigned char *f
 	if (r->raw_carry) {
 		if (from && raw_keep(r, from, (size_t)(to - from)) != NS_OK)
 			return r->err;
-		raw = r->raw.data;
-		raw_len = r->raw.len;
+		raw = r->raw;
+		raw_len = r->raw_len;
 	} else {
 		raw = (const char *)from;
 		raw_len = from ? (size_t)(to - from) : 0;
@@ -314,7 +349,7 @@ static enum ns_status record_end(struct ns_csv_reader *r, const unsigned char *f
 	}
 	st = deliver(r, raw, raw_len);
 	r->raw_carry = false;
-	ns__buf_reset(&r->raw);
+	r->raw_len = 0;
 	r->n_fields = 0;
 	r->buf_len = 0;
 	r->row_bytes = 0;
@@ -351,7 +386,7 @@ static enum ns_status parse(struct ns_csv_reader *r, const unsigned char *data, 
 				p++;
 				continue;
 			}
-			/* fall through */
+			FALLTHROUGH;
 		case ST_REC_START:
 			c = *p;
 			if (c == '\r' || c == '\n') {
@@ -366,7 +401,7 @@ static enum ns_status parse(struct ns_csv_reader *r, const unsigned char *data, 
 			}
 			record_begin(r, r->pos + (uint64_t)(p - data));
 			rec_from = p;
-			/* fall through */
+			FALLTHROUGH;
 		case ST_FIELD_START:
 			if (*p == quote) {
 				if ((st = field_begin(r, true)) != NS_OK)
@@ -379,9 +414,11 @@ static enum ns_status parse(struct ns_csv_reader *r, const unsigned char *data, 
 			if ((st = field_begin(r, false)) != NS_OK)
 				goto out;
 			r->state = ST_UNQUOTED;
-			/* fall through */
+			FALLTHROUGH;
 		case ST_UNQUOTED: {
-			const unsigned char *q = p;
+			const unsigned char *q;
+		unquoted_run:
+			q = p;
 			while (q < end && !(cls[*q] & CLS_UNQUOTED))
 				q++;
 			if (q > p && (st = field_append(r, p, (size_t)(q - p))) != NS_OK)
@@ -393,8 +430,14 @@ static enum ns_status parse(struct ns_csv_reader *r, const unsigned char *data, 
 			if (c == delim) {
 				if ((st = field_end(r)) != NS_OK)
 					goto out;
-				r->state = ST_FIELD_START;
 				p++;
+				/* Fast path: another unquoted field follows at once. */
+				if (p < end && *p != quote) {
+					if ((st = field_begin(r, false)) != NS_OK)
+						goto out;
+					goto unquoted_run;
+				}
+				r->state = ST_FIELD_START;
 				continue;
 			}
 			if (c == '\r' || c == '\n') {
@@ -536,8 +579,9 @@ enum ns_status ns_csv_reader_create(const struct ns_csv_params *params, ns_csv_r
 	r->cls['\r'] |= CLS_UNQUOTED | CLS_QUOTED;
 	r->cls['\n'] |= CLS_UNQUOTED | CLS_QUOTED;
 	r->cls['\0'] |= CLS_UNQUOTED | CLS_QUOTED;
-	ns__buf_init(&r->raw, 0);
-	r->buf_cap = INITIAL_BUF;
+	r->buf_cap = add_sat(add_sat(p.max_row_bytes, p.max_fields), 1);
+	if (r->buf_cap > INITIAL_BUF)
+		r->buf_cap = INITIAL_BUF;
 	r->buf = ns_malloc(r->buf_cap);
 	r->fields_cap = p.max_fields < INITIAL_FIELDS ? p.max_fields : INITIAL_FIELDS;
 	r->lens = ns_calloc(r->fields_cap, sizeof(*r->lens));
@@ -562,7 +606,7 @@ void ns_csv_reader_free(struct ns_csv_reader *r)
 	ns_free(r->lens);
 	ns_free(r->quoted);
 	ns_free(r->ptrs);
-	ns__buf_fini(&r->raw);
+	ns_free(r->raw);
 	ns_free(r);
 }
 
@@ -626,7 +670,7 @@ enum ns_status ns_csv_reader_finish(struct ns_csv_reader *r, struct ns_diag *dia
 		/* "a,b," at the end: the last field is empty. */
 		if (field_begin(r, false) != NS_OK)
 			return replay(r, diag);
-		/* fall through */
+		FALLTHROUGH;
 	case ST_UNQUOTED:
 	case ST_QUOTE_END:
 		r->last_line_open = true;

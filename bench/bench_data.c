@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 	int runs = 5;
 	const char *mode, *file;
 	if (argc < 3) {
-		fprintf(stderr, "usage: bench_data parse|frame|ingest FILE [SCHEMA [STORE]] [RUNS]\n");
+		fprintf(stderr,
+			"usage: bench_data parse|frame|ingest FILE [SCHEMA [STORE]] [RUNS]\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -136,8 +137,8 @@ int main(int argc, char **argv)
 		}
 		{
 			double m = median(t, runs);
-			printf("ingest     %.3f s  %.0f rows/s  %llu rows\n", m, (double)res.n_rows / m,
-			       (unsigned long long)res.n_rows);
+			printf("ingest     %.3f s  %.0f rows/s  %llu rows\n", m,
+			       (double)res.n_rows / m, (unsigned long long)res.n_rows);
 		}
 		ns_schema_free(s);
 	} else {

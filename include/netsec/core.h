@@ -49,27 +49,27 @@ NS_API const char *ns_version(void);
  * One X-macro list makes the enum and ns_status_str().  Values are stable
  * once released: new codes go at the end.
  */
-#define NS_STATUS_MAP(X)                                                       \
-	X(OK, "ok")                                                                \
-	X(ERR_NOMEM, "out of memory")                                              \
-	X(ERR_INVALID, "invalid argument")                                         \
-	X(ERR_PARSE, "malformed input")                                            \
-	X(ERR_IO, "input/output error")                                            \
-	X(ERR_NOTFOUND, "not found")                                               \
-	X(ERR_LIMIT, "limit exceeded")                                             \
-	X(ERR_SCHEMA, "does not match the schema")                                 \
-	X(ERR_EXISTS, "already exists")                                            \
-	X(ERR_UNSUPPORTED, "unsupported")                                          \
-	X(ERR_CORRUPT, "corrupt data")                                             \
-	X(ERR_STORE, "data store error")                                           \
-	X(ERR_ABORTED, "aborted by the caller")                                    \
+#define NS_STATUS_MAP(X) \
+	X(OK, "ok") \
+	X(ERR_NOMEM, "out of memory") \
+	X(ERR_INVALID, "invalid argument") \
+	X(ERR_PARSE, "malformed input") \
+	X(ERR_IO, "input/output error") \
+	X(ERR_NOTFOUND, "not found") \
+	X(ERR_LIMIT, "limit exceeded") \
+	X(ERR_SCHEMA, "does not match the schema") \
+	X(ERR_EXISTS, "already exists") \
+	X(ERR_UNSUPPORTED, "unsupported") \
+	X(ERR_CORRUPT, "corrupt data") \
+	X(ERR_STORE, "data store error") \
+	X(ERR_ABORTED, "aborted by the caller") \
 	X(ERR_INTERNAL, "internal error")
 
 enum ns_status {
 #define NS__STATUS_ENUM(name, text) NS_##name,
 	NS_STATUS_MAP(NS__STATUS_ENUM)
 #undef NS__STATUS_ENUM
-	NS_STATUS_COUNT_
+		NS_STATUS_COUNT_
 };
 
 /** Returns a short English description of `st`; static storage, never NULL. */
@@ -104,13 +104,13 @@ NS_API void ns_diag_clear(struct ns_diag *d);
  * `return ns_diag_set(d, NS_ERR_PARSE, "...")` reads naturally.  `d` may be
  * NULL.  Location fields are left as they are.
  */
-NS_API enum ns_status ns_diag_set(struct ns_diag *d, enum ns_status st,
-				  const char *fmt, ...) NS_PRINTF(3, 4);
-NS_API enum ns_status ns_diag_vset(struct ns_diag *d, enum ns_status st,
-				   const char *fmt, va_list ap);
+NS_API enum ns_status ns_diag_set(struct ns_diag *d, enum ns_status st, const char *fmt, ...)
+	NS_PRINTF(3, 4);
+NS_API enum ns_status ns_diag_vset(struct ns_diag *d, enum ns_status st, const char *fmt,
+				   va_list ap);
 /** Sets the location parts of `d` (any string may be NULL to leave it). */
-NS_API void ns_diag_where(struct ns_diag *d, const char *file, uint64_t line,
-			  uint64_t column, const char *field);
+NS_API void ns_diag_where(struct ns_diag *d, const char *file, uint64_t line, uint64_t column,
+			  const char *field);
 
 /*
  * Formats `d` as "FILE:LINE:COLUMN: field 'F': MESSAGE" (parts that are
@@ -172,8 +172,8 @@ NS_API long ns_alloc_count(void);
  * fsync, rename, fsync of the folder.  Either the old content or the new
  * content is visible, never a half-written file.
  */
-NS_API enum ns_status ns_write_file_atomic(const char *path, const void *data,
-					   size_t len, struct ns_diag *diag);
+NS_API enum ns_status ns_write_file_atomic(const char *path, const void *data, size_t len,
+					   struct ns_diag *diag);
 
 /*
  * A stream written to a temp file beside `path` and put in place by
@@ -182,9 +182,9 @@ NS_API enum ns_status ns_write_file_atomic(const char *path, const void *data,
  * removes the temp file.  Exactly one of commit/abort must be called.
  */
 struct ns_atomic_file {
-	FILE *fp;        /* write here */
-	char *path;      /* owned */
-	char *tmp_path;  /* owned */
+	FILE *fp; /* write here */
+	char *path; /* owned */
+	char *tmp_path; /* owned */
 };
 NS_API enum ns_status ns_atomic_file_open(struct ns_atomic_file *af, const char *path,
 					  struct ns_diag *diag);
@@ -198,8 +198,8 @@ NS_API enum ns_status ns_mkdir_p(const char *path, struct ns_diag *diag);
  * Reads a whole file (at most `max_len` bytes, else NS_ERR_LIMIT) into a new
  * NUL-terminated buffer; OUT *data owned by the caller (ns_free).
  */
-NS_API enum ns_status ns_read_file(const char *path, size_t max_len, char **data,
-				   size_t *len, struct ns_diag *diag);
+NS_API enum ns_status ns_read_file(const char *path, size_t max_len, char **data, size_t *len,
+				   struct ns_diag *diag);
 
 /* SHA-256, streaming. */
 struct ns_sha256 {

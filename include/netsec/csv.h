@@ -23,11 +23,11 @@ extern "C" {
 #endif
 
 struct ns_csv_params {
-	char delimiter;         /* default ',' */
-	char quote;             /* default '"' */
+	char delimiter; /* default ',' */
+	char quote; /* default '"' */
 	size_t max_field_bytes; /* default 1 MiB */
-	size_t max_fields;      /* default 65536 */
-	size_t max_row_bytes;   /* default 16 MiB (decoded bytes of one record) */
+	size_t max_fields; /* default 65536 */
+	size_t max_row_bytes; /* default 16 MiB (decoded bytes of one record) */
 	/* Blank lines (zero bytes between line ends) are skipped when true
 	 * (default); when false each one is a record of one empty field. */
 	bool skip_blank_lines;
@@ -53,8 +53,8 @@ struct ns_csv_record {
 	const char *const *fields;
 	const size_t *lens;
 	const bool *quoted;
-	uint64_t line;   /* physical line where the record starts (1-based) */
-	uint64_t index;  /* record number, 0-based, counting a header if any */
+	uint64_t line; /* physical line where the record starts (1-based) */
+	uint64_t index; /* record number, 0-based, counting a header if any */
 	/* Byte offset of the record's first byte in the whole stream (BOM counted). */
 	uint64_t offset;
 	/* Raw bytes of the record as they appeared (without the line end), for
@@ -80,9 +80,9 @@ struct ns_csv_reader;
  * the caller (ns_csv_reader_free).  Returns NS_OK, NS_ERR_INVALID (bad params)
  * or NS_ERR_NOMEM.
  */
-NS_API enum ns_status ns_csv_reader_create(const struct ns_csv_params *params,
-					   ns_csv_record_fn fn, void *user,
-					   struct ns_csv_reader **out, struct ns_diag *diag);
+NS_API enum ns_status ns_csv_reader_create(const struct ns_csv_params *params, ns_csv_record_fn fn,
+					   void *user, struct ns_csv_reader **out,
+					   struct ns_diag *diag);
 NS_API void ns_csv_reader_free(struct ns_csv_reader *r);
 
 /*
@@ -93,8 +93,8 @@ NS_API void ns_csv_reader_free(struct ns_csv_reader *r);
  * the cap and its value), NS_ERR_NOMEM, or whatever the callback returned;
  * NS_ERR_INVALID for a feed after finish (not sticky).  `diag` may be NULL.
  */
-NS_API enum ns_status ns_csv_reader_feed(struct ns_csv_reader *r, const void *data,
-					 size_t len, struct ns_diag *diag);
+NS_API enum ns_status ns_csv_reader_feed(struct ns_csv_reader *r, const void *data, size_t len,
+					 struct ns_diag *diag);
 /*
  * Ends the input: delivers a last record not followed by a line end.
  * Errors: NS_ERR_PARSE for an unterminated quoted field (naming the line
@@ -148,8 +148,8 @@ struct ns_csv_writer;
  * quoted.  OUT *out owned by the caller (ns_csv_writer_free).  Returns
  * NS_OK, NS_ERR_INVALID (delimiter is a quote, CR, LF or NUL) or NS_ERR_NOMEM.
  */
-NS_API enum ns_status ns_csv_writer_create(FILE *fp, char delimiter,
-					   struct ns_csv_writer **out, struct ns_diag *diag);
+NS_API enum ns_status ns_csv_writer_create(FILE *fp, char delimiter, struct ns_csv_writer **out,
+					   struct ns_diag *diag);
 NS_API void ns_csv_writer_free(struct ns_csv_writer *w);
 /*
  * Appends one text field to the current row.  NS_ERR_INVALID for a field

@@ -83,10 +83,10 @@ NS_API uint32_t ns_frame_level_code(const struct ns_frame *f, size_t col, const 
  * or columns in the given order.  Dictionaries are kept whole.
  * NS_ERR_INVALID for an index out of range.
  */
-NS_API enum ns_status ns_frame_select_rows(const struct ns_frame *f, const size_t *rows,
-					   size_t n, struct ns_frame **out);
-NS_API enum ns_status ns_frame_select_cols(const struct ns_frame *f, const size_t *cols,
-					   size_t n, struct ns_frame **out);
+NS_API enum ns_status ns_frame_select_rows(const struct ns_frame *f, const size_t *rows, size_t n,
+					   struct ns_frame **out);
+NS_API enum ns_status ns_frame_select_cols(const struct ns_frame *f, const size_t *cols, size_t n,
+					   struct ns_frame **out);
 /*
  * Appends all rows of `src` to `dst`; columns are matched by name and must
  * have the same kinds (NS_ERR_SCHEMA naming the column otherwise).  Category

@@ -28,10 +28,10 @@ extern "C" {
 struct ns_dataset {
 	size_t n_rows;
 	size_t n_features;
-	const double *x;        /* n_rows * n_features, row-major; NaN = missing */
-	const uint32_t *y;      /* class index per row (< n_classes); NULL to predict */
-	uint32_t n_classes;     /* >= 2 for training */
-	const double *weight;   /* per-row sample weight, or NULL for 1 */
+	const double *x; /* n_rows * n_features, row-major; NaN = missing */
+	const uint32_t *y; /* class index per row (< n_classes); NULL to predict */
+	uint32_t n_classes; /* >= 2 for training */
+	const double *weight; /* per-row sample weight, or NULL for 1 */
 };
 
 /* ---- parameters -------------------------------------------------------------- */
@@ -40,7 +40,7 @@ enum ns_param_type {
 	NS_PARAM_INT = 0,
 	NS_PARAM_FLOAT = 1,
 	NS_PARAM_BOOL = 2,
-	NS_PARAM_CHOICE = 3,  /* one word of `choices`; the value is its index */
+	NS_PARAM_CHOICE = 3, /* one word of `choices`; the value is its index */
 	NS_PARAM_FEATURES = 4, /* max_features: "sqrt" (-1), "log2" (-2), "all" (NaN),
 				* a count >= 1, or a fraction in (0, 1] written with a '.' */
 };
@@ -48,11 +48,11 @@ enum ns_param_type {
 struct ns_param_def {
 	const char *name;
 	enum ns_param_type type;
-	double def;                  /* default value (CHOICE: index) */
-	double min, max;             /* inclusive range of INT and FLOAT values */
-	const char *const *choices;  /* NULL-terminated words (CHOICE) */
-	bool none_allowed;           /* "none"/"None" accepted, stored as NaN (e.g. max_depth) */
-	const char *doc;             /* one line for help, the API schema and docs */
+	double def; /* default value (CHOICE: index) */
+	double min, max; /* inclusive range of INT and FLOAT values */
+	const char *const *choices; /* NULL-terminated words (CHOICE) */
+	bool none_allowed; /* "none"/"None" accepted, stored as NaN (e.g. max_depth) */
+	const char *doc; /* one line for help, the API schema and docs */
 };
 
 #define NS_PARAMS_MAX 24
@@ -93,8 +93,7 @@ NS_API void ns_params_init(struct ns_params *p, const struct ns_family *f);
 NS_API enum ns_status ns_params_set(struct ns_params *p, const char *name, const char *value,
 				    struct ns_diag *diag);
 /** Sets parameters from "k=v,k=v" (empty string: nothing). Same errors. */
-NS_API enum ns_status ns_params_parse(struct ns_params *p, const char *list,
-				      struct ns_diag *diag);
+NS_API enum ns_status ns_params_parse(struct ns_params *p, const char *list, struct ns_diag *diag);
 /** Value of parameter `name` (NaN if unknown). */
 NS_API double ns_params_get(const struct ns_params *p, const char *name);
 /** Index of parameter `name` in the family's table, or -1. */
@@ -111,12 +110,12 @@ NS_API size_t ns_param_value_format(const struct ns_param_def *def, double v, ch
 /* ---- models ---------------------------------------------------------------------- */
 
 struct ns_fit_options {
-	uint64_t seed;                      /* default 0 */
-	int n_threads;                      /* 0: one per core */
-	const char *const *feature_names;   /* n_features names, or NULL */
-	const char *const *class_labels;    /* n_classes labels, or NULL ("0", "1", ...) */
-	const char *schema_hash;            /* hex, or NULL */
-	long threat_class;                  /* index of the threat class, or -1 */
+	uint64_t seed; /* default 0 */
+	int n_threads; /* 0: one per core */
+	const char *const *feature_names; /* n_features names, or NULL */
+	const char *const *class_labels; /* n_classes labels, or NULL ("0", "1", ...) */
+	const char *schema_hash; /* hex, or NULL */
+	long threat_class; /* index of the threat class, or -1 */
 };
 NS_API struct ns_fit_options ns_fit_options_default(void);
 
@@ -165,6 +164,21 @@ NS_API enum ns_status ns_model_describe_json(const struct ns_model *m, char **ou
 
 /* ---- the model file (docs/model-format.md) ------------------------------------------- */
 
+#define NS_MODEL_MAX_ATTACHMENTS 8
+
+/*
+ * Attaches opaque bytes under a tag of four printable ASCII characters (not
+ * META, PARM or BODY), saved as an extra section of the model file (the
+ * fitted preprocessor travels this way as "PREP").  Replaces an attachment
+ * with the same tag.  Call before sharing the model between threads.
+ * NS_ERR_INVALID (bad tag), NS_ERR_LIMIT (too many), NS_ERR_NOMEM.
+ */
+NS_API enum ns_status ns_model_attach(struct ns_model *m, const char *tag, const uint8_t *data,
+				      size_t len);
+/** Finds an attachment; borrowed bytes valid while the model lives. */
+NS_API bool ns_model_attachment(const struct ns_model *m, const char *tag, const uint8_t **data,
+				size_t *len);
+
 NS_API enum ns_status ns_model_save(const struct ns_model *m, const char *path,
 				    struct ns_diag *diag);
 NS_API enum ns_status ns_model_to_buffer(const struct ns_model *m, uint8_t **out, size_t *len);
@@ -173,10 +187,9 @@ NS_API enum ns_status ns_model_to_buffer(const struct ns_model *m, uint8_t **out
  * (checksum), foreign (magic) or newer-version file gets NS_ERR_CORRUPT or
  * NS_ERR_UNSUPPORTED with a message saying which, never a crash.
  */
-NS_API enum ns_status ns_model_load(const char *path, struct ns_model **out,
-				    struct ns_diag *diag);
-NS_API enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len,
-					   struct ns_model **out, struct ns_diag *diag);
+NS_API enum ns_status ns_model_load(const char *path, struct ns_model **out, struct ns_diag *diag);
+NS_API enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_model **out,
+					   struct ns_diag *diag);
 
 /* ---- metrics ----------------------------------------------------------------------------- */
 
@@ -184,17 +197,17 @@ NS_API enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len,
 
 struct ns_metrics {
 	uint32_t n_classes;
-	long positive;          /* class the binary metrics are about, or -1 */
+	long positive; /* class the binary metrics are about, or -1 */
 	uint64_t n;
 	double accuracy;
 	/* of the positive class (0 when positive < 0) */
 	double precision, recall, f1;
 	double macro_precision, macro_recall, macro_f1;
 	double weighted_precision, weighted_recall, weighted_f1;
-	double roc_auc;         /* binary: of the positive class; multi-class: one-vs-rest macro;
+	double roc_auc; /* binary: of the positive class; multi-class: one-vs-rest macro;
 				 * NaN when undefined (a class absent from y_true) */
 	double log_loss;
-	uint64_t *confusion;    /* n_classes * n_classes, row = true, column = predicted; owned */
+	uint64_t *confusion; /* n_classes * n_classes, row = true, column = predicted; owned */
 };
 
 /*
@@ -204,8 +217,7 @@ struct ns_metrics {
  * argmax (lowest index on ties).  `positive` is the threat class or -1.
  */
 NS_API enum ns_status ns_metrics_compute(const uint32_t *y_true, const double *proba, size_t n,
-					 uint32_t n_classes, long positive,
-					 struct ns_metrics *out);
+					 uint32_t n_classes, long positive, struct ns_metrics *out);
 NS_API void ns_metrics_fini(struct ns_metrics *m);
 
 #ifdef __cplusplus

@@ -13,6 +13,10 @@
 #include "netsec/csv.h"
 #include "netsec/frame.h"
 #include "netsec/schema.h"
+#include "netsec/learn.h"
+#include "netsec/predict.h"
+#include "netsec/prep.h"
+#include "netsec/search.h"
 #include "netsec/store.h"
 
 #endif

@@ -40,29 +40,29 @@ struct ns_schema_column {
 	char *name;
 	enum ns_col_type type;
 	bool has_min, has_max;
-	double min, max;          /* inclusive bounds for numeric columns */
-	size_t n_allowed;         /* 0: any value of the type */
-	char **allowed;           /* allowed values: category levels as written; for
+	double min, max; /* inclusive bounds for numeric columns */
+	size_t n_allowed; /* 0: any value of the type */
+	char **allowed; /* allowed values: category levels as written; for
 				   * numeric columns the canonical number text
 				   * (ns_format_double: "1.0" is kept as "1") */
-	double *allowed_num;      /* the same, parsed, for numeric columns (else NULL) */
-	double max_missing;       /* largest allowed share of missing values, 0..1 */
-	bool ignore;              /* validated, but not a feature */
+	double *allowed_num; /* the same, parsed, for numeric columns (else NULL) */
+	double max_missing; /* largest allowed share of missing values, 0..1 */
+	bool ignore; /* validated, but not a feature */
 };
 
 struct ns_schema {
-	char *name;               /* dataset name (may be NULL) */
-	bool header;              /* files carry a header row */
+	char *name; /* dataset name (may be NULL) */
+	bool header; /* files carry a header row */
 	char delimiter;
-	size_t n_na;              /* missing-value markers */
+	size_t n_na; /* missing-value markers */
 	char **na_values;
 	size_t n_columns;
 	struct ns_schema_column *columns;
-	long target;              /* index into columns, or -1 */
-	size_t n_classes;         /* 0: any label value */
-	char **classes;           /* the target's label values, as written */
-	long threat;              /* index into classes of the threat class, or -1 */
-	double max_missing;       /* default for columns that do not set their own */
+	long target; /* index into columns, or -1 */
+	size_t n_classes; /* 0: any label value */
+	char **classes; /* the target's label values, as written */
+	long threat; /* index into classes of the threat class, or -1 */
+	double max_missing; /* default for columns that do not set their own */
 	/* Index into classes of the one benign class, or -1: when set, every other
 	 * class is a threat (NSL-KDD: `benign: normal`).  At most one of threat and
 	 * benign is set; use ns_schema_class_is_threat() rather than either. */
@@ -86,12 +86,23 @@ NS_API enum ns_status ns_schema_parse(const char *text, size_t len, const char *
 				      struct ns_schema **out, struct ns_diag *diag);
 NS_API void ns_schema_free(struct ns_schema *s);
 
-/** Writes the schema as YAML (netsec's own shape) to a new string (ns_free). */
+/*
+ * Writes the schema as YAML in netsec's canonical form (docs/schema.md: fixed
+ * key order, defaults written out, strings double-quoted and escaped, numbers
+ * in shortest round-trip form), preceded by `note` as comment lines, to a new
+ * NUL-terminated string: OUT *out owned by the caller (ns_free), *len its
+ * length (`len` may be NULL).  ns_schema_parse() of it gives the same schema.
+ * NS_ERR_INVALID for an inconsistent struct or text that is not UTF-8 (YAML
+ * cannot carry it), NS_ERR_NOMEM.
+ */
 NS_API enum ns_status ns_schema_to_yaml(const struct ns_schema *s, char **out, size_t *len);
-/** Writes the YAML atomically to `path`. */
+/** Writes the YAML atomically to `path` (temp file, fsync, rename); NS_ERR_IO with the path. */
 NS_API enum ns_status ns_schema_save(const struct ns_schema *s, const char *path,
 				     struct ns_diag *diag);
-/** SHA-256 (hex) of the canonical YAML form; identical schemas hash alike. */
+/*
+ * SHA-256 (64 hex digits and a NUL) of the canonical YAML form without the
+ * note: schemas that say the same thing hash alike whatever their wording.
+ */
 NS_API enum ns_status ns_schema_hash(const struct ns_schema *s, char hex[65]);
 /** Index of the column named `name`, or -1. */
 NS_API long ns_schema_col_index(const struct ns_schema *s, const char *name);
@@ -109,17 +120,17 @@ NS_API bool ns_schema_class_is_threat(const struct ns_schema *s, long k);
 enum ns_header_mode { NS_HEADER_AUTO = 0, NS_HEADER_YES = 1, NS_HEADER_NO = 2 };
 
 struct ns_infer_params {
-	const char *target;        /* target column name; NULL: see docs/schema.md */
-	const char *threat;        /* threat class value; NULL: none (never guessed) */
-	const char *benign;        /* or: the benign class, every other one a threat */
+	const char *target; /* target column name; NULL: see docs/schema.md */
+	const char *threat; /* threat class value; NULL: none (never guessed) */
+	const char *benign; /* or: the benign class, every other one a threat */
 	enum ns_header_mode header;
-	char delimiter;            /* 0: guess among , ; tab | */
-	const char *const *names;  /* column names for header-less files (or NULL) */
+	char delimiter; /* 0: guess among , ; tab | */
+	const char *const *names; /* column names for header-less files (or NULL) */
 	size_t n_names;
-	size_t max_levels;         /* most distinct values listed for an int column
+	size_t max_levels; /* most distinct values listed for an int column
 				    * (default 16); categories list all levels */
 	size_t max_category_levels; /* more distinct strings than this: error (default 10000) */
-	const char *name;          /* dataset name to record (or NULL) */
+	const char *name; /* dataset name to record (or NULL) */
 	const char *const *ignore; /* columns to mark `ignore: true` (or NULL) */
 	size_t n_ignore;
 };
@@ -143,23 +154,23 @@ NS_API enum ns_status ns_schema_infer_file(const char *path, const struct ns_inf
 /* ---- validation ------------------------------------------------------------ */
 
 enum ns_problem_kind {
-	NS_PROBLEM_SYNTAX = 0,    /* CSV syntax or a cap (from the reader) */
-	NS_PROBLEM_HEADER,        /* missing, unknown or duplicate column names */
-	NS_PROBLEM_FIELD_COUNT,   /* a record with the wrong number of fields */
-	NS_PROBLEM_TYPE,          /* text in a numeric column, a fraction in an int one */
-	NS_PROBLEM_RANGE,         /* a number outside [min, max] */
-	NS_PROBLEM_VALUE,         /* a value not among the allowed ones */
-	NS_PROBLEM_LABEL,         /* a target value that is not a class, or missing */
-	NS_PROBLEM_MISSING,       /* a column's missing share above its maximum */
-	NS_PROBLEM_EMPTY,         /* no data records */
+	NS_PROBLEM_SYNTAX = 0, /* CSV syntax or a cap (from the reader) */
+	NS_PROBLEM_HEADER, /* missing, unknown or duplicate column names */
+	NS_PROBLEM_FIELD_COUNT, /* a record with the wrong number of fields */
+	NS_PROBLEM_TYPE, /* text in a numeric column, a fraction in an int one */
+	NS_PROBLEM_RANGE, /* a number outside [min, max] */
+	NS_PROBLEM_VALUE, /* a value not among the allowed ones */
+	NS_PROBLEM_LABEL, /* a target value that is not a class, or missing */
+	NS_PROBLEM_MISSING, /* a column's missing share above its maximum */
+	NS_PROBLEM_EMPTY, /* no data records */
 };
 NS_API const char *ns_problem_kind_name(enum ns_problem_kind k);
 
 struct ns_problem {
 	enum ns_problem_kind kind;
-	uint64_t line;      /* 0 when it concerns the whole file */
-	uint64_t column;    /* 1-based field number in the file, 0 if none */
-	const char *field;  /* column name or NULL; borrowed for the callback */
+	uint64_t line; /* 0 when it concerns the whole file */
+	uint64_t column; /* 1-based field number in the file, 0 if none */
+	const char *field; /* column name or NULL; borrowed for the callback */
 	const char *message;
 };
 
@@ -203,15 +214,18 @@ NS_API void ns_validator_free(struct ns_validator *v);
 /*
  * Processes one record.  For a data record, fills values[0..n_columns) when
  * the record is valid and sets *ok; problems go to the callback.  For the
- * header record, *ok is false and values are untouched.  Returns NS_OK, or
- * NS_ERR_SCHEMA when the header is so wrong that no record can be read (the
- * callback has the detail), or NS_ERR_NOMEM.
+ * header record, *ok is false and values are untouched.  While the header has
+ * problems, no record is valid.  `values` may be NULL (counting only).
+ * Returns NS_OK, or NS_ERR_SCHEMA when the header is so wrong that no record
+ * can be read (none of the schema's columns is in it; the callback has the
+ * detail; every later call returns it too), or NS_ERR_NOMEM.
  */
 NS_API enum ns_status ns_validator_record(struct ns_validator *v, const struct ns_csv_record *rec,
 					  struct ns_value *values, bool *ok);
 /** Reports whole-file problems (missing shares, no records). Call once at the end. */
 NS_API enum ns_status ns_validator_finish(struct ns_validator *v);
-/** Records seen / records valid / problems found (including those past the cap). */
+/** Data records seen (not the header) / records valid / problems found (including
+ * those past the cap). */
 NS_API uint64_t ns_validator_n_records(const struct ns_validator *v);
 NS_API uint64_t ns_validator_n_valid(const struct ns_validator *v);
 NS_API uint64_t ns_validator_n_problems(const struct ns_validator *v);
@@ -243,7 +257,10 @@ NS_API enum ns_status ns_validate_file(const char *path, const struct ns_schema 
  * as numeric, category as categorical; ignored columns are kept).  The first
  * invalid record stops the read with NS_ERR_SCHEMA and its line and column in
  * `diag`.  With `schema` NULL, the file must have a header; types are taken
- * from the data (a column is numeric while every value parses as a number).
+ * from the data (a column is numeric while every value parses as a number;
+ * at its first other value it becomes categorical, earlier numbers becoming
+ * levels in shortest form).  A file with no data records is NS_ERR_SCHEMA.
+ * OUT *out owned by the caller (ns_frame_free).
  */
 NS_API enum ns_status ns_frame_read_csv(const char *path, const struct ns_schema *schema,
 					struct ns_frame **out, struct ns_diag *diag);

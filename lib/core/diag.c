@@ -69,13 +69,13 @@ char *ns_diag_format(const struct ns_diag *d, char *buf, size_t size)
 	buf[0] = '\0';
 	if (!d)
 		return buf;
-#define NS__APPEND(...)                                                                            \
-	do {                                                                                       \
-		if (off < size) {                                                                  \
-			n = snprintf(buf + off, size - off, __VA_ARGS__);                          \
-			if (n > 0)                                                                 \
-				off += (size_t)n;                                                  \
-		}                                                                                  \
+#define NS__APPEND(...) \
+	do { \
+		if (off < size) { \
+			n = snprintf(buf + off, size - off, __VA_ARGS__); \
+			if (n > 0) \
+				off += (size_t)n; \
+		} \
 	} while (0)
 	if (d->file[0]) {
 		NS__APPEND("%s:", d->file);

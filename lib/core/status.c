@@ -14,8 +14,8 @@ const char *ns_version(void)
 const char *ns_status_str(enum ns_status st)
 {
 	switch (st) {
-#define NS__STATUS_TEXT(name, text)                                                                \
-	case NS_##name:                                                                            \
+#define NS__STATUS_TEXT(name, text) \
+	case NS_##name: \
 		return text;
 		NS_STATUS_MAP(NS__STATUS_TEXT)
 #undef NS__STATUS_TEXT
@@ -27,8 +27,8 @@ const char *ns_status_str(enum ns_status st)
 const char *ns_status_name(enum ns_status st)
 {
 	switch (st) {
-#define NS__STATUS_NAME(name, text)                                                                \
-	case NS_##name:                                                                            \
+#define NS__STATUS_NAME(name, text) \
+	case NS_##name: \
 		return #name;
 		NS_STATUS_MAP(NS__STATUS_NAME)
 #undef NS__STATUS_NAME

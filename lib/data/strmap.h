@@ -25,7 +25,7 @@ struct ns__strmap {
 	struct ns__strmap_entry *entries;
 	size_t n, entries_cap;
 	uint32_t *slots; /* 0: empty, else entry index + 1 */
-	size_t n_slots;  /* 0 or a power of two */
+	size_t n_slots; /* 0 or a power of two */
 };
 
 void ns__strmap_init(struct ns__strmap *m);

@@ -113,14 +113,14 @@ struct ns__family_ops {
 };
 
 struct ns_family {
-	const char *name;                /* "forest" */
-	const char *const *aliases;      /* NULL-terminated: "random_forest", "rf" */
+	const char *name; /* "forest" */
+	const char *const *aliases; /* NULL-terminated: "random_forest", "rf" */
 	const char *doc;
-	uint32_t version;                /* of the family's payload format */
-	uint32_t flags;                  /* NS__FAMILY_* */
+	uint32_t version; /* of the family's payload format */
+	uint32_t flags; /* NS__FAMILY_* */
 	const struct ns_param_def *params;
 	size_t n_params;
-	const char *prefix_param;        /* "n_estimators" or NULL */
+	const char *prefix_param; /* "n_estimators" or NULL */
 	const struct ns__family_ops *ops;
 };
 

@@ -151,8 +151,8 @@ enum ns_status ns_metrics_compute(const uint32_t *y_true, const double *proba, s
 			return NS_ERR_NOMEM;
 		}
 		if (n_classes == 2) {
-			out->roc_auc = auc_one(y_true, proba, n, 2, positive >= 0 ? (uint32_t)positive : 1,
-					       tmp);
+			out->roc_auc = auc_one(y_true, proba, n, 2,
+					       positive >= 0 ? (uint32_t)positive : 1, tmp);
 		} else {
 			double sum = 0;
 			uint32_t used = 0;

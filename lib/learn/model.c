@@ -34,7 +34,8 @@
 #define NS__MODEL_MAX_FEATURES (1u << 20)
 #define NS__MODEL_MAX_LABEL 4096u
 
-#define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define TAG(a, b, c, d) \
+	((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define TAG_META TAG('M', 'E', 'T', 'A')
 #define TAG_PARM TAG('P', 'A', 'R', 'M')
 #define TAG_BODY TAG('B', 'O', 'D', 'Y')
@@ -50,6 +51,12 @@ struct ns_model {
 	long threat;
 	uint64_t seed;
 	void *impl;
+	size_t n_attach;
+	struct {
+		uint32_t tag;
+		uint8_t *data;
+		size_t len;
+	} attach[NS_MODEL_MAX_ATTACHMENTS];
 };
 
 struct ns_fit_options ns_fit_options_default(void)
@@ -77,7 +84,67 @@ void ns_model_free(struct ns_model *m)
 		m->family->ops->free(m->impl);
 	free_strings(m->class_labels, m->n_classes);
 	free_strings(m->feature_names, m->n_features);
+	for (size_t i = 0; i < m->n_attach; i++)
+		ns_free(m->attach[i].data);
 	ns_free(m);
+}
+
+static bool tag_from_text(const char *tag, uint32_t *out)
+{
+	if (!tag || strlen(tag) != 4)
+		return false;
+	for (int i = 0; i < 4; i++)
+		if (tag[i] < 0x21 || tag[i] > 0x7e)
+			return false;
+	*out = TAG(tag[0], tag[1], tag[2], tag[3]);
+	return *out != TAG_META && *out != TAG_PARM && *out != TAG_BODY;
+}
+
+static enum ns_status attach_tag(struct ns_model *m, uint32_t tag, const uint8_t *data, size_t len)
+{
+	uint8_t *copy;
+	size_t i;
+	for (i = 0; i < m->n_attach; i++)
+		if (m->attach[i].tag == tag)
+			break;
+	if (i == NS_MODEL_MAX_ATTACHMENTS)
+		return NS_ERR_LIMIT;
+	copy = ns_malloc(len ? len : 1);
+	if (!copy)
+		return NS_ERR_NOMEM;
+	if (len)
+		memcpy(copy, data, len);
+	if (i < m->n_attach)
+		ns_free(m->attach[i].data);
+	else
+		m->n_attach++;
+	m->attach[i].tag = tag;
+	m->attach[i].data = copy;
+	m->attach[i].len = len;
+	return NS_OK;
+}
+
+enum ns_status ns_model_attach(struct ns_model *m, const char *tag, const uint8_t *data, size_t len)
+{
+	uint32_t t;
+	if (!tag_from_text(tag, &t))
+		return NS_ERR_INVALID;
+	return attach_tag(m, t, data, len);
+}
+
+bool ns_model_attachment(const struct ns_model *m, const char *tag, const uint8_t **data,
+			 size_t *len)
+{
+	uint32_t t;
+	if (!tag_from_text(tag, &t))
+		return false;
+	for (size_t i = 0; i < m->n_attach; i++)
+		if (m->attach[i].tag == t) {
+			*data = m->attach[i].data;
+			*len = m->attach[i].len;
+			return true;
+		}
+	return false;
 }
 
 /* A new model shell with labels and names (given, or "0".. / "f0"..). */
@@ -143,12 +210,14 @@ enum ns_status ns_model_fit(const struct ns_params *p, const struct ns_dataset *
 	if (!f || !d || !d->x || !d->y || !out)
 		return ns_diag_set(diag, NS_ERR_INVALID, "fit needs a family, data and labels");
 	if (d->n_rows == 0 || d->n_features == 0)
-		return ns_diag_set(diag, NS_ERR_INVALID, "the training data is empty (%zu rows, %zu features)",
-				   d->n_rows, d->n_features);
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "the training data is empty (%zu rows, %zu features)", d->n_rows,
+				   d->n_features);
 	if (d->n_features > NS__MODEL_MAX_FEATURES || d->n_rows > SIZE_MAX / 8 / d->n_features)
 		return ns_diag_set(diag, NS_ERR_LIMIT, "the training data is too large");
 	if (opts.schema_hash && *opts.schema_hash && !valid_hash(opts.schema_hash))
-		return ns_diag_set(diag, NS_ERR_INVALID, "schema hash must be 64 lowercase hex digits");
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "schema hash must be 64 lowercase hex digits");
 	if (d->n_classes < 2 || d->n_classes > NS_METRICS_MAX_CLASSES)
 		return ns_diag_set(diag, NS_ERR_INVALID, "n_classes must be in [2, %d], got %u",
 				   NS_METRICS_MAX_CLASSES, d->n_classes);
@@ -183,19 +252,22 @@ enum ns_status ns_model_fit(const struct ns_params *p, const struct ns_dataset *
 	for (size_t i = 0; i < d->n_rows; i++) {
 		const double *row = d->x + i * d->n_features;
 		for (size_t j = 0; j < d->n_features; j++) {
-			if (isinf(row[j]) || (isnan(row[j]) && (f->flags & NS__FAMILY_NEEDS_COMPLETE))) {
-				const char *name = opts.feature_names ? opts.feature_names[j] : NULL;
+			if (isinf(row[j]) ||
+			    (isnan(row[j]) && (f->flags & NS__FAMILY_NEEDS_COMPLETE))) {
+				const char *name =
+					opts.feature_names ? opts.feature_names[j] : NULL;
 				char fallback[32];
 				snprintf(fallback, sizeof(fallback), "f%zu", j);
 				ns_diag_where(diag, NULL, 0, 0, name ? name : fallback);
 				st = ns_diag_set(
 					diag, NS_ERR_SCHEMA,
-					isinf(row[j]) ? "feature '%s' is infinite at row %zu: "
-							"clip or drop such values before training"
-						      : "feature '%s' has a missing value at row %zu; %s "
-							"cannot take missing values: impute them first "
-							"(netsec's preprocessor does KNN imputation) or "
-							"use gbdt",
+					isinf(row[j])
+						? "feature '%s' is infinite at row %zu: "
+						  "clip or drop such values before training"
+						: "feature '%s' has a missing value at row %zu; %s "
+						  "cannot take missing values: impute them first "
+						  "(netsec's preprocessor does KNN imputation) or "
+						  "use gbdt",
 					name ? name : fallback, i, f->name);
 				goto out;
 			}
@@ -243,8 +315,7 @@ enum ns_status ns_model_predict_proba(const struct ns_model *m, const double *x,
 	return ns_model_predict_proba_prefix(m, x, n, 0, out);
 }
 
-enum ns_status ns_model_predict(const struct ns_model *m, const double *x, size_t n,
-				uint32_t *out)
+enum ns_status ns_model_predict(const struct ns_model *m, const double *x, size_t n, uint32_t *out)
 {
 	enum { BLOCK = 256 };
 	double *proba;
@@ -368,8 +439,8 @@ enum ns_status ns_model_describe_json(const struct ns_model *m, char **out)
 			st = (def->type == NS_PARAM_INT || def->type == NS_PARAM_FLOAT) &&
 					     !isnan(m->params.v[i])
 				     ? ns__buf_append(&b, val, strlen(val))
-				     : def->type == NS_PARAM_BOOL ? ns__buf_append(&b, val, strlen(val))
-								  : ns__json_string(&b, val);
+			     : def->type == NS_PARAM_BOOL ? ns__buf_append(&b, val, strlen(val))
+							  : ns__json_string(&b, val);
 	}
 	if (st == NS_OK)
 		st = ns__buf_printf(&b, "},\"n_features\":%zu,\"n_classes\":%u,\"classes\":[",
@@ -414,9 +485,11 @@ enum ns_status ns_model_to_buffer(const struct ns_model *m, uint8_t **out, size_
 {
 	struct ns__wbuf meta, parm, body, file;
 	char params_text[4096];
-	uint32_t tags[3] = {TAG_META, TAG_PARM, TAG_BODY};
-	struct ns__wbuf *secs[3] = {&meta, &parm, &body};
-	uint64_t offsets[3];
+	uint32_t tags[3 + NS_MODEL_MAX_ATTACHMENTS] = {TAG_META, TAG_PARM, TAG_BODY};
+	const uint8_t *sdata[3 + NS_MODEL_MAX_ATTACHMENTS];
+	size_t slen[3 + NS_MODEL_MAX_ATTACHMENTS];
+	uint64_t offsets[3 + NS_MODEL_MAX_ATTACHMENTS];
+	uint32_t n_sec = 3 + (uint32_t)m->n_attach;
 	enum ns_status st = NS_OK;
 	size_t pos, plen;
 	char family[16];
@@ -449,33 +522,42 @@ enum ns_status ns_model_to_buffer(const struct ns_model *m, uint8_t **out, size_
 		st = NS_ERR_NOMEM;
 		goto out;
 	}
-	pos = NS__MODEL_HEADER + 3 * 24;
-	for (int i = 0; i < 3; i++) {
+	sdata[0] = meta.data, slen[0] = meta.len;
+	sdata[1] = parm.data, slen[1] = parm.len;
+	sdata[2] = body.data, slen[2] = body.len;
+	for (size_t i = 0; i < m->n_attach; i++) {
+		tags[3 + i] = m->attach[i].tag;
+		sdata[3 + i] = m->attach[i].data;
+		slen[3 + i] = m->attach[i].len;
+	}
+	pos = NS__MODEL_HEADER + n_sec * 24;
+	for (uint32_t i = 0; i < n_sec; i++) {
 		pos = (pos + NS__MODEL_ALIGN - 1) / NS__MODEL_ALIGN * NS__MODEL_ALIGN;
 		offsets[i] = pos;
-		pos += secs[i]->len;
+		pos += slen[i];
 	}
 	memset(family, 0, sizeof(family));
-	memcpy(family, m->family->name, strlen(m->family->name) < 15 ? strlen(m->family->name) : 15);
+	memcpy(family, m->family->name,
+	       strlen(m->family->name) < 15 ? strlen(m->family->name) : 15);
 	ns__w_bytes(&file, NS__MODEL_MAGIC, 8);
 	ns__w_u32(&file, NS__MODEL_FORMAT_VERSION);
 	ns__w_u32(&file, NS__MODEL_HEADER);
 	ns__w_bytes(&file, family, 16);
 	ns__w_u32(&file, m->family->version);
-	ns__w_u32(&file, 3);
+	ns__w_u32(&file, n_sec);
 	ns__w_u64(&file, (uint64_t)pos + 32);
 	ns__w_u32(&file, 0);
 	ns__w_u32(&file, 0);
 	ns__w_u64(&file, 0);
-	for (int i = 0; i < 3; i++) {
+	for (uint32_t i = 0; i < n_sec; i++) {
 		ns__w_u32(&file, tags[i]);
 		ns__w_u32(&file, 0);
 		ns__w_u64(&file, offsets[i]);
-		ns__w_u64(&file, secs[i]->len);
+		ns__w_u64(&file, slen[i]);
 	}
-	for (int i = 0; i < 3; i++) {
+	for (uint32_t i = 0; i < n_sec; i++) {
 		ns__w_align(&file, NS__MODEL_ALIGN);
-		ns__w_bytes(&file, secs[i]->data, secs[i]->len);
+		ns__w_bytes(&file, sdata[i], slen[i]);
 	}
 	if (file.failed) {
 		st = NS_ERR_NOMEM;
@@ -556,6 +638,9 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 	struct ns_model *m = NULL;
 	struct ns_params params;
 	char *params_text = NULL;
+	uint32_t att_tag[NS_MODEL_MAX_ATTACHMENTS];
+	uint64_t att_off[NS_MODEL_MAX_ATTACHMENTS], att_len[NS_MODEL_MAX_ATTACHMENTS];
+	size_t n_att = 0;
 	enum ns_status st;
 
 	memset(sec, 0, sizeof(sec));
@@ -582,10 +667,11 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 	if (header != NS__MODEL_HEADER)
 		return corrupt(diag, "bad header size");
 	if (file_size != len)
-		return ns_diag_set(diag, NS_ERR_CORRUPT,
-				   "not a valid netsec model: truncated or padded (header says %llu "
-				   "bytes, file has %zu)",
-				   (unsigned long long)file_size, len);
+		return ns_diag_set(
+			diag, NS_ERR_CORRUPT,
+			"not a valid netsec model: truncated or padded (header says %llu "
+			"bytes, file has %zu)",
+			(unsigned long long)file_size, len);
 	ns_sha256_init(&sha);
 	ns_sha256_update(&sha, data, len - 32);
 	ns_sha256_final(&sha, digest);
@@ -607,8 +693,21 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 		    off > len - 32 || slen > len - 32 - off)
 			return corrupt(diag, "section out of bounds or misaligned");
 		k = tag == TAG_META ? 0 : tag == TAG_PARM ? 1 : tag == TAG_BODY ? 2 : -1;
-		if (k < 0)
-			continue; /* unknown sections of the same version are skipped */
+		if (k < 0) {
+			uint32_t t;
+			char text[5];
+			memcpy(text, &tag, 4);
+			text[4] = '\0';
+			if (!tag_from_text(text, &t) || n_att == NS_MODEL_MAX_ATTACHMENTS)
+				return corrupt(diag, "bad or too many attachment sections");
+			for (size_t a = 0; a < n_att; a++)
+				if (att_tag[a] == tag)
+					return corrupt(diag, "duplicate section");
+			att_tag[n_att] = tag;
+			att_off[n_att] = off;
+			att_len[n_att++] = slen;
+			continue;
+		}
 		if (sec[k].seen)
 			return corrupt(diag, "duplicate section");
 		sec[k].off = off;
@@ -622,10 +721,11 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 		return ns_diag_set(diag, NS_ERR_UNSUPPORTED,
 				   "model family '%.16s' is unknown to this netsec", family_name);
 	if (family_version > f->version || family_version == 0)
-		return ns_diag_set(diag, NS_ERR_UNSUPPORTED,
-				   "%s model payload version %u is not supported (this netsec reads "
-				   "up to %u)",
-				   f->name, family_version, f->version);
+		return ns_diag_set(
+			diag, NS_ERR_UNSUPPORTED,
+			"%s model payload version %u is not supported (this netsec reads "
+			"up to %u)",
+			f->name, family_version, f->version);
 
 	/* PARM: re-validated through the parameter table. */
 	ns__r_init(&r, data + sec[1].off, sec[1].len);
@@ -637,7 +737,8 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 	ns_params_init(&params, f);
 	st = ns_params_parse(&params, params_text, diag);
 	if (st != NS_OK) {
-		st = ns_diag_set(diag, NS_ERR_CORRUPT, "not a valid netsec model: bad parameters (%s)",
+		st = ns_diag_set(diag, NS_ERR_CORRUPT,
+				 "not a valid netsec model: bad parameters (%s)",
 				 diag ? diag->message : "");
 		goto out;
 	}
@@ -651,9 +752,9 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 		char hash[65];
 		ns__r_bytes(&r, hash, 64);
 		hash[64] = '\0';
-		if (r.bad || n_features == 0 || n_features > NS__MODEL_MAX_FEATURES || n_classes < 2 ||
-		    n_classes > NS_METRICS_MAX_CLASSES || threat < -1 || threat >= n_classes ||
-		    !valid_hash(hash)) {
+		if (r.bad || n_features == 0 || n_features > NS__MODEL_MAX_FEATURES ||
+		    n_classes < 2 || n_classes > NS_METRICS_MAX_CLASSES || threat < -1 ||
+		    threat >= n_classes || !valid_hash(hash)) {
 			st = corrupt(diag, "bad shape in the meta section");
 			goto out;
 		}
@@ -702,6 +803,13 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 	if (!ns__r_done(&r)) {
 		st = corrupt(diag, "trailing bytes in the model body");
 		goto out;
+	}
+	for (size_t a = 0; a < n_att; a++) {
+		st = attach_tag(m, att_tag[a], data + att_off[a], (size_t)att_len[a]);
+		if (st != NS_OK) {
+			ns_diag_set(diag, st, "out of memory");
+			goto out;
+		}
 	}
 	*out = m;
 	m = NULL;

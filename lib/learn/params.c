@@ -94,9 +94,8 @@ enum ns_status ns_params_set(struct ns_params *p, const char *name, const char *
 			off += (size_t)n;
 		}
 		ns_diag_where(diag, NULL, 0, 0, name);
-		return ns_diag_set(diag, NS_ERR_INVALID,
-				   "unknown parameter '%s' for %s; valid: %s", name, f->name,
-				   f->n_params ? valid : "(none)");
+		return ns_diag_set(diag, NS_ERR_INVALID, "unknown parameter '%s' for %s; valid: %s",
+				   name, f->name, f->n_params ? valid : "(none)");
 	}
 	def = &f->params[i];
 	switch (def->type) {
@@ -172,7 +171,8 @@ enum ns_status ns_params_parse(struct ns_params *p, const char *list, struct ns_
 			continue;
 		}
 		if (len >= sizeof(item))
-			return ns_diag_set(diag, NS_ERR_INVALID, "parameter '%.40s...' is too long", s);
+			return ns_diag_set(diag, NS_ERR_INVALID, "parameter '%.40s...' is too long",
+					   s);
 		memcpy(item, s, len);
 		item[len] = '\0';
 		eq = strchr(item, '=');

@@ -21,7 +21,7 @@
 #pragma weak ns__family_gbdt
 
 static const struct ns_family *const all_families[] = {
-	&ns__family_logreg, &ns__family_tree,	  &ns__family_forest,
+	&ns__family_logreg, &ns__family_tree,     &ns__family_forest,
 	&ns__family_knn,    &ns__family_adaboost, &ns__family_gbdt,
 };
 #define N_ALL (sizeof(all_families) / sizeof(all_families[0]))

@@ -7,8 +7,13 @@
  * the SHA-256 of the file's bytes as they stream past, the validator, the
  * rules for bad records, empty files and duplicates, and CSV export.
  *
+ * Rows reach the backend through the ingest pipeline (store_pipe.c): a
+ * worker thread stores one batch while this thread reads and validates the
+ * next; commit and rollback happen here, after the worker has stopped.
+ *
  * Memory: an ingest holds one 1 MiB read buffer, the current record (the
- * reader's) and the reasons of the current record, whatever the file's size.
+ * reader's), the reasons of the current record and the pipeline's two
+ * batches, whatever the file's size.
  *
  * Threading: a store handle is used by one thread at a time.
  */
@@ -98,10 +103,11 @@ enum ns_status ns_store_open(const char *uri, struct ns_store **out, struct ns_d
 				break;
 			off += (size_t)w;
 		}
-		return ns_diag_set(diag, NS_ERR_INVALID,
-				   "unknown store scheme '%.*s:' in '%s' (known: %s, or a bare path "
-				   "for %s:)",
-				   (int)n, uri, uri, known, backends[0]->scheme);
+		return ns_diag_set(
+			diag, NS_ERR_INVALID,
+			"unknown store scheme '%.*s:' in '%s' (known: %s, or a bare path "
+			"for %s:)",
+			(int)n, uri, uri, known, backends[0]->scheme);
 	}
 	st = ns_calloc(1, sizeof(*st));
 	if (!st)
@@ -149,6 +155,7 @@ struct ingest {
 	void *user;
 	struct ns_validator *v;
 	struct ns_value *values;
+	struct ns__store_pipe *pipe;
 	/* Reasons of the current record, joined by "; ". */
 	struct ns__buf reasons;
 	bool reasons_nomem;
@@ -203,7 +210,6 @@ static enum ns_status fail_with_problem(struct ingest *in, const struct ns_csv_r
 static enum ns_status on_record(void *user, const struct ns_csv_record *rec, struct ns_diag *diag)
 {
 	struct ingest *in = user;
-	const struct ns__store_backend *be = in->st->be;
 	bool is_header = in->schema->header && rec->index == 0;
 	bool ok = false;
 	enum ns_status s;
@@ -228,13 +234,13 @@ static enum ns_status on_record(void *user, const struct ns_csv_record *rec, str
 	}
 	in->n_records++;
 	if (ok) {
-		if ((s = be->insert(in->st->impl, in->values, diag)) != NS_OK)
+		if ((s = ns__store_pipe_row(in->pipe, in->values, diag)) != NS_OK)
 			return s;
 		in->n_rows++;
 	} else if (in->p->skip_bad) {
 		const char *reason = in->reasons.len ? in->reasons.data : "invalid record";
-		if ((s = be->reject(in->st->impl, rec->line, reason, rec->raw, rec->raw_len,
-				    diag)) != NS_OK)
+		if ((s = ns__store_pipe_reject(in->pipe, rec->line, reason, rec->raw, rec->raw_len,
+					       diag)) != NS_OK)
 			return s;
 		in->n_bad++;
 	} else {
@@ -333,6 +339,10 @@ enum ns_status ns_store_ingest_csv(struct ns_store *st, const char *path,
 	    NS_OK)
 		goto out;
 	in_tx = true;
+	if ((s = ns__store_pipe_create(st->be, st->impl, schema, &in.pipe)) != NS_OK) {
+		ns_diag_set(diag, s, "out of memory");
+		goto out;
+	}
 
 	ns_sha256_init(&sha);
 	for (;;) {
@@ -354,6 +364,8 @@ enum ns_status ns_store_ingest_csv(struct ns_store *st, const char *path,
 	}
 	if (s == NS_OK)
 		s = ns_csv_reader_finish(r, &d);
+	if (s == NS_OK && (s = ns__store_pipe_finish(in.pipe, &d)) != NS_OK)
+		in.stopped = true; /* a backend error, not the CSV's */
 	if (s != NS_OK) {
 		if (d.status == NS_OK)
 			ns_diag_set(&d, s, NULL);
@@ -384,6 +396,9 @@ enum ns_status ns_store_ingest_csv(struct ns_store *st, const char *path,
 
 	ns_sha256_final(&sha, digest);
 	ns_sha256_hex(digest, digest_hex);
+	/* The worker has stopped: the backend handle is ours again. */
+	ns__store_pipe_free(in.pipe);
+	in.pipe = NULL;
 	s = st->be->commit(st->impl, digest_hex, in.source, in.n_rows, in.n_bad, p->allow_duplicate,
 			   &duplicate, &ingest_id, diag);
 	in_tx = false;
@@ -399,6 +414,7 @@ enum ns_status ns_store_ingest_csv(struct ns_store *st, const char *path,
 		result->ingest_id = duplicate ? 0 : ingest_id;
 	}
 out:
+	ns__store_pipe_free(in.pipe);
 	if (in_tx)
 		st->be->rollback(st->impl);
 	ns_csv_reader_free(r);
@@ -620,6 +636,7 @@ enum ns_status ns_store_export_rejects(struct ns_store *st, const char *collecti
 {
 	static const char *const head[] = {"ingest_id", "line", "reason", "raw"};
 	struct ns_csv_writer *w = NULL;
+	char *yaml = NULL;
 	enum ns_status s;
 
 	ns_diag_clear(diag);
@@ -627,6 +644,10 @@ enum ns_status ns_store_export_rejects(struct ns_store *st, const char *collecti
 		return ns_diag_set(diag, NS_ERR_INVALID, "missing store or output stream");
 	if ((s = check_collection(collection, diag)) != NS_OK)
 		return s;
+	/* NS_ERR_NOTFOUND before anything is written. */
+	if ((s = st->be->schema_yaml(st->impl, collection, &yaml, diag)) != NS_OK)
+		return s;
+	ns_free(yaml);
 	if ((s = ns_csv_writer_create(fp, ',', &w, diag)) != NS_OK)
 		return s;
 	for (size_t i = 0; s == NS_OK && i < 4; i++)

@@ -8,7 +8,7 @@
  *
  * The ingest protocol, driven by store.c:
  *   begin(collection, schema, schema_yaml, schema_hash, replace)
- *   insert(values) ... and reject(line, reason, raw) ...
+ *   insert(rows) ... and reject(line, reason, raw) ...
  *   commit(sha256, source, n_rows, n_bad, allow_duplicate, &duplicate, &id)
  *     - must check, inside the transaction, whether `sha256` was already
  *       ingested into the collection; if so and !allow_duplicate, roll back
@@ -29,8 +29,13 @@ struct ns__store_backend {
 	enum ns_status (*begin)(void *impl, const char *collection, const struct ns_schema *schema,
 				const char *schema_yaml, const char *schema_hash, bool replace,
 				struct ns_diag *diag);
-	/* values: schema->n_columns cells in schema column order. */
-	enum ns_status (*insert)(void *impl, const struct ns_value *values, struct ns_diag *diag);
+	/*
+	 * Appends `n_rows` rows in order: values holds n_rows * schema->n_columns
+	 * cells, row after row, each in schema column order.  Category strings
+	 * stay valid until the call returns.
+	 */
+	enum ns_status (*insert)(void *impl, const struct ns_value *values, size_t n_rows,
+				 struct ns_diag *diag);
 	enum ns_status (*reject)(void *impl, uint64_t line, const char *reason, const char *raw,
 				 size_t raw_len, struct ns_diag *diag);
 	enum ns_status (*commit)(void *impl, const char *sha256, const char *source,
@@ -60,5 +65,26 @@ struct ns__store_backend {
 };
 
 extern const struct ns__store_backend ns__store_sqlite;
+
+/*
+ * The ingest pipeline (store_pipe.c): store.c queues validated rows and
+ * rejects; a worker thread passes them to the backend's insert/reject in
+ * order, so that storing overlaps reading and validating.  Between create
+ * and finish the backend handle belongs to the pipeline; finish waits until
+ * everything queued has been passed on and returns the first backend error
+ * (with its diag), after which the caller may commit or roll back.  Errors
+ * found by the worker also come back from the next row/reject call.
+ * Free stops the worker (after the batch it holds) and may follow any call.
+ */
+struct ns__store_pipe;
+enum ns_status ns__store_pipe_create(const struct ns__store_backend *be, void *impl,
+				     const struct ns_schema *schema, struct ns__store_pipe **out);
+/* values: schema->n_columns cells; category strings are copied. */
+enum ns_status ns__store_pipe_row(struct ns__store_pipe *p, const struct ns_value *values,
+				  struct ns_diag *diag);
+enum ns_status ns__store_pipe_reject(struct ns__store_pipe *p, uint64_t line, const char *reason,
+				     const char *raw, size_t raw_len, struct ns_diag *diag);
+enum ns_status ns__store_pipe_finish(struct ns__store_pipe *p, struct ns_diag *diag);
+void ns__store_pipe_free(struct ns__store_pipe *p);
 
 #endif

@@ -15,10 +15,10 @@
 
 /* Exit codes (documented in README.md and `netsec --help`). */
 enum cli_exit {
-	CLI_OK = 0,       /* success */
+	CLI_OK = 0, /* success */
 	CLI_BAD_INPUT = 1, /* the input is invalid: validation failed, parse error */
-	CLI_USAGE = 2,    /* wrong command-line usage */
-	CLI_IO = 3,       /* a file or the store could not be read or written */
+	CLI_USAGE = 2, /* wrong command-line usage */
+	CLI_IO = 3, /* a file or the store could not be read or written */
 	CLI_INTERNAL = 4, /* out of memory or an internal error */
 };
 
@@ -54,6 +54,10 @@ int cmd_schema(struct cli *cli, int argc, char **argv);
 int cmd_validate(struct cli *cli, int argc, char **argv);
 int cmd_store(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_fit(struct cli *cli, int argc, char **argv);
+int cmd_search(struct cli *cli, int argc, char **argv);
+int cmd_predict(struct cli *cli, int argc, char **argv);
+int cmd_models(struct cli *cli, int argc, char **argv);
 
 #endif
 

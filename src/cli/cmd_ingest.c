@@ -37,8 +37,8 @@ static void name_from_path(const char *path, char *out, size_t size)
 	base = base ? base + 1 : path;
 	for (const char *p = base; *p && *p != '.' && n + 1 < size && n < 64; p++) {
 		char c = *p;
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			 c == '_' || c == '-';
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '_' || c == '-';
 		out[n++] = ok ? c : '_';
 	}
 	if (n == 0 && size > 6) {
@@ -159,8 +159,9 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 	cli_problems_done(&pp);
 	if (st != NS_OK) {
 		rc = cli_fail(cli, st, &diag);
-		if (st == NS_ERR_SCHEMA && !ip.skip_bad)
-			fprintf(stderr, "%s: nothing was stored (--skip-bad stores the valid records)\n",
+		if (st == NS_ERR_SCHEMA && !ip.skip_bad && pp.n_seen > 0)
+			fprintf(stderr,
+				"%s: nothing was stored (--skip-bad stores the valid records)\n",
 				cli->prog);
 		goto out;
 	}

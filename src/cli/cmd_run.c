@@ -117,14 +117,15 @@ static void print_summary(const struct ns_schema *s, const struct ns_frame *f, c
 	printf("\ncollection '%s' in %s\n", name, store_uri);
 	printf("  rows             %zu\n", n_rows);
 	printf("  features         %zu (%zu int, %zu float, %zu category)%s\n",
-	       n_int + n_float + n_cat - (tcol >= 0), n_int - (tcol >= 0 && s->columns[s->target].type == NS_TYPE_INT),
+	       n_int + n_float + n_cat - (tcol >= 0),
+	       n_int - (tcol >= 0 && s->columns[s->target].type == NS_TYPE_INT),
 	       n_float - (tcol >= 0 && s->columns[s->target].type == NS_TYPE_FLOAT),
 	       n_cat - (tcol >= 0 && s->columns[s->target].type == NS_TYPE_CATEGORY), "");
 	printf("  missing cells    %zu\n", missing);
 	{
 		size_t d = count_duplicates(f);
-		printf("  duplicate rows   %zu (%.1f%%: rows that repeat an earlier row exactly)\n", d,
-		       n_rows ? 100.0 * (double)d / (double)n_rows : 0.0);
+		printf("  duplicate rows   %zu (%.1f%%: rows that repeat an earlier row exactly)\n",
+		       d, n_rows ? 100.0 * (double)d / (double)n_rows : 0.0);
 	}
 	if (tcol < 0)
 		return;
@@ -212,7 +213,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	}
 	cli_info(cli, "[1/2] ingest %s -> '%s' (%s)\n", data_path, collection, cli->store_uri);
 	ip.collection = collection;
-	st = ns_store_ingest_csv(store, data_path, schema, &ip, cli_print_problem, &pp, &res, &diag);
+	st = ns_store_ingest_csv(store, data_path, schema, &ip, cli_print_problem, &pp, &res,
+				 &diag);
 	cli_problems_done(&pp);
 	if (st != NS_OK) {
 		rc = cli_fail(cli, st, &diag);

@@ -20,6 +20,9 @@ static void usage(FILE *fp)
 		"  -t, --target COL       the label column (default: Result/label/class/target,\n"
 		"                         else the last column)\n"
 		"      --threat VALUE     the class that is the threat (phishing, attack)\n"
+		"      --benign VALUE     or: the one benign class (every other class is a "
+		"threat)\n"
+		"      --ignore A,B,..    columns that are not features (ids, scores)\n"
 		"      --names A,B,...    column names for a file without header\n"
 		"      --names-file F     the same, one name per line or comma-separated\n"
 		"      --header auto|yes|no  whether the first line is a header (default auto)\n"
@@ -59,6 +62,8 @@ static int do_infer(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"target", required_argument, NULL, 't'},
 					     {"threat", required_argument, NULL, 'T'},
+					     {"benign", required_argument, NULL, 'B'},
+					     {"ignore", required_argument, NULL, 'I'},
 					     {"names", required_argument, NULL, 'n'},
 					     {"names-file", required_argument, NULL, 'N'},
 					     {"header", required_argument, NULL, 'H'},
@@ -69,8 +74,8 @@ static int do_infer(struct cli *cli, int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	struct ns_infer_params ip = ns_infer_params_default();
 	const char *output = NULL;
-	char **names = NULL;
-	size_t n_names = 0;
+	char **names = NULL, **ignore = NULL;
+	size_t n_names = 0, n_ignore = 0;
 	struct ns_schema *schema = NULL;
 	struct ns_diag diag;
 	enum ns_status st;
@@ -84,6 +89,19 @@ static int do_infer(struct cli *cli, int argc, char **argv)
 			break;
 		case 'T':
 			ip.threat = optarg;
+			break;
+		case 'B':
+			ip.benign = optarg;
+			break;
+		case 'I':
+			cli_free_list(ignore, n_ignore);
+			ignore = cli_split_list(optarg, &n_ignore);
+			if (!ignore) {
+				rc = CLI_INTERNAL;
+				goto out;
+			}
+			ip.ignore = (const char *const *)ignore;
+			ip.n_ignore = n_ignore;
 			break;
 		case 'n':
 		case 'N':
@@ -170,6 +188,7 @@ static int do_infer(struct cli *cli, int argc, char **argv)
 	}
 out:
 	cli_free_list(names, n_names);
+	cli_free_list(ignore, n_ignore);
 	ns_schema_free(schema);
 	return rc;
 }
@@ -212,7 +231,7 @@ static int do_check(struct cli *cli, int argc, char **argv, bool show)
 			printf("  classes:");
 			for (size_t k = 0; k < schema->n_classes; k++)
 				printf(" %s%s", schema->classes[k],
-				       (long)k == schema->threat ? " (threat)" : "");
+				       ns_schema_class_is_threat(schema, k) ? " (threat)" : "");
 			printf("\n");
 		}
 		if (st == NS_OK)

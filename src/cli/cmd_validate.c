@@ -8,15 +8,14 @@
 
 static void usage(FILE *fp)
 {
-	fprintf(fp,
-		"Usage: netsec validate FILE --schema S [--max-problems N]\n\n"
-		"Checks FILE against the schema and reports every problem with its line and\n"
-		"column: wrong column count or names, wrong types, values out of range or\n"
-		"not allowed, unknown labels, missing shares above the limit.  Exit 0 when\n"
-		"the file is valid, 1 when it is not.\n\n"
-		"Options:\n"
-		"  -s, --schema FILE     the schema (YAML), required\n"
-		"  -n, --max-problems N  print at most N problems (default 50; 0: all)\n");
+	fprintf(fp, "Usage: netsec validate FILE --schema S [--max-problems N]\n\n"
+		    "Checks FILE against the schema and reports every problem with its line and\n"
+		    "column: wrong column count or names, wrong types, values out of range or\n"
+		    "not allowed, unknown labels, missing shares above the limit.  Exit 0 when\n"
+		    "the file is valid, 1 when it is not.\n\n"
+		    "Options:\n"
+		    "  -s, --schema FILE     the schema (YAML), required\n"
+		    "  -n, --max-problems N  print at most N problems (default 50; 0: all)\n");
 }
 
 int cmd_validate(struct cli *cli, int argc, char **argv)

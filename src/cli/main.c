@@ -24,6 +24,10 @@ static const struct cli_command commands[] = {
 	{"validate", "check a CSV file against a schema, reporting every problem", cmd_validate},
 	{"schema", "infer a schema from data, or check and print one", cmd_schema},
 	{"store", "list or drop the collections of a store", cmd_store},
+	{"fit", "train one model family on a CSV file and write a model file", cmd_fit},
+	{"search", "grid search with cross-validation over the families; leaderboard", cmd_search},
+	{"predict", "predict a CSV file with a model file", cmd_predict},
+	{"models", "verify a model file", cmd_models},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -58,8 +62,8 @@ int cli_fail(struct cli *cli, enum ns_status st, const struct ns_diag *diag)
 		ns_diag_clear(&fallback);
 		if (diag)
 			fallback = *diag;
-		ns_diag_set(&fallback, st, "%s", diag && diag->message[0] ? diag->message
-									  : ns_status_str(st));
+		ns_diag_set(&fallback, st, "%s",
+			    diag && diag->message[0] ? diag->message : ns_status_str(st));
 		diag = &fallback;
 	}
 	fprintf(stderr, "%s: error: %s\n", cli->prog, ns_diag_format(diag, buf, sizeof(buf)));
@@ -157,9 +161,9 @@ static void print_help(FILE *fp, const char *prog)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"quiet", no_argument, NULL, 'q'},  {"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},       {"verbose", no_argument, NULL, 'v'},
 		{"store", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+		{"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
 	struct cli cli = {.verbosity = 1, .store_uri = NULL, .prog = "netsec"};
 	const char *env_store = getenv("NETSEC_STORE");
 	int c;

@@ -102,8 +102,8 @@ static void test_parse_double(void **state)
 	check_parse("Infinity", INFINITY);
 	check_parse("NaN", NAN);
 	check_parse("9007199254740993", 9007199254740993.0);
-	const char *bad[] = {"", "-", "+", ".", "e5", "1e", "1e+", "1.2.3", " 1", "1 ", "0x10",
-			     "abc", "1,5", "--1", "in", "nana"};
+	const char *bad[] = {"",   "-",  "+",    ".",   "e5",  "1e",  "1e+", "1.2.3",
+			     " 1", "1 ", "0x10", "abc", "1,5", "--1", "in",  "nana"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_false(ns_parse_double(bad[i], strlen(bad[i]), &v));
 }
@@ -111,8 +111,20 @@ static void test_parse_double(void **state)
 static void test_format_double_round_trip(void **state)
 {
 	char buf[40];
-	double vals[] = {0.0,	  1.0,	   -1.0,     0.1,    1.0 / 3.0, 2.5e-300, 1e300,
-			 123.456, -0.0,	   1e16,     1e22,   6.02214076e23, 5e-324, 9007199254740993.0,
+	double vals[] = {0.0,
+			 1.0,
+			 -1.0,
+			 0.1,
+			 1.0 / 3.0,
+			 2.5e-300,
+			 1e300,
+			 123.456,
+			 -0.0,
+			 1e16,
+			 1e22,
+			 6.02214076e23,
+			 5e-324,
+			 9007199254740993.0,
 			 0.30000000000000004};
 	(void)state;
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
@@ -144,19 +156,22 @@ static void test_sha256_vectors(void **state)
 	ns_sha256_init(&s);
 	ns_sha256_final(&s, d);
 	ns_sha256_hex(d, hex);
-	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_string_equal(hex,
+			    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	ns_sha256_init(&s);
 	ns_sha256_update(&s, abc, 3);
 	ns_sha256_final(&s, d);
 	ns_sha256_hex(d, hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	/* Fed one byte at a time gives the same digest as fed whole. */
 	ns_sha256_init(&s);
 	for (size_t i = 0; i < strlen(two); i++)
 		ns_sha256_update(&s, two + i, 1);
 	ns_sha256_final(&s, d);
 	ns_sha256_hex(d, hex);
-	assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	assert_string_equal(hex,
+			    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 	/* One million 'a' (FIPS 180-2 vector). */
 	{
 		char block[1000];

@@ -134,7 +134,8 @@ static void render(const struct ns_csv_params *params, const char *data, size_t 
 	ns_csv_reader_free(r);
 }
 
-static char *read_all(const char *path, size_t *len)
+/* noinline: GCC 12 warns of a dangling pointer when this is inlined (a false positive). */
+__attribute__((noinline)) static char *read_all(const char *path, size_t *len)
 {
 	char *data = NULL;
 	struct ns_diag d;

@@ -125,8 +125,9 @@ static void test_params_parse_and_format(void **state)
 	ns_params_init(&p, &test_family);
 	assert_true(ns_params_get(&p, "n_estimators") == 100);
 	assert_true(isnan(ns_params_get(&p, "max_depth")));
-	assert_int_equal(ns_params_parse(&p, "n_estimators=8,criterion=entropy,max_depth=3,"
-					     "bootstrap=false,max_features=0.5,learning_rate=1e-3",
+	assert_int_equal(ns_params_parse(&p,
+					 "n_estimators=8,criterion=entropy,max_depth=3,"
+					 "bootstrap=false,max_features=0.5,learning_rate=1e-3",
 					 &d),
 			 NS_OK);
 	assert_true(ns_params_get(&p, "n_estimators") == 8);

@@ -109,11 +109,6 @@ long ns__schema_guess_target(const struct ns_schema_column *cols, size_t n)
 	return -1;
 }
 
-bool ns__is_integral(double v)
-{
-	return isfinite(v) && v == floor(v);
-}
-
 size_t ns__number_text(double v, char *buf, size_t size)
 {
 	if (v == 0)

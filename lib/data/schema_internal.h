@@ -5,6 +5,9 @@
 #ifndef NETSEC_DATA_SCHEMA_INTERNAL_H
 #define NETSEC_DATA_SCHEMA_INTERNAL_H
 
+#include <math.h>
+#include <stdint.h>
+
 #include "netsec/schema.h"
 
 /* Hard caps (docs/schema.md). */
@@ -29,7 +32,13 @@ bool ns__col_type_parse(const char *s, enum ns_col_type *out);
 long ns__schema_guess_target(const struct ns_schema_column *cols, size_t n);
 
 /* True for a finite double with no fraction. */
-bool ns__is_integral(double v);
+/* True for finite values without a fraction.  Inline: the validator calls it per cell. */
+static inline bool ns__is_integral(double v)
+{
+	if (!(v > -9007199254740992.0 && v < 9007199254740992.0))
+		return isfinite(v) && v == floor(v); /* beyond 2^53 every double is integral */
+	return v == (double)(int64_t)v;
+}
 
 /* Canonical text of a number (ns_format_double, -0 written as 0); returns the
  * length.  `buf` holds at least 40 bytes. */

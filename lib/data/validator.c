@@ -8,9 +8,13 @@
  * or at the first record (by position); after that each cell costs one
  * missing-marker check (by length first), one number parse for numeric
  * columns, and a binary search or hash lookup when the column lists its
- * allowed values.  Problem messages are formatted only when a problem is
- * passed on, so a file with a million bad cells and max_problems = 10 costs
- * ten messages.
+ * allowed values.  Short integers (sign and at most 15 digits, the common
+ * case) skip the general parse, and their allowed values, classes and range
+ * are usually folded at creation into one 64-bit set (struct ns__int_check).
+ * judge() is the one place that decides what a cell is; check_cell() adds
+ * the counting and the messages, which live out of line because they are
+ * rare.  Problem messages are formatted only when a problem is passed on, so
+ * a file with a million bad cells and max_problems = 10 costs ten messages.
  *
  * Threading: a validator is used by one thread at a time; it borrows its
  * schema, which must outlive it.
@@ -22,10 +26,18 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "data/fastpath.h"
 #include "data/schema_internal.h"
 #include "data/strmap.h"
 
 #define QUOTE_MAX 48 /* bytes of a cell quoted in a message */
+
+/* Rare paths (problem reports) are kept out of the per-cell code. */
+#if defined(__GNUC__)
+#define COLD __attribute__((noinline, cold))
+#else
+#define COLD
+#endif
 
 const char *ns_problem_kind_name(enum ns_problem_kind k)
 {
@@ -70,6 +82,13 @@ struct vcol {
 	size_t field; /* 1-based field number in the file, 0 when absent */
 	uint64_t n_missing;
 	struct valset allowed;
+	/* Copied from the schema column, so that a cell's checks read one struct. */
+	enum ns_col_type type;
+	bool is_target;
+	bool check_class; /* the target, with classes to check */
+	bool has_min, has_max;
+	double min, max;
+	struct ns__int_check int_check; /* numeric columns */
 };
 
 struct ns_validator {
@@ -80,6 +99,10 @@ struct ns_validator {
 
 	/* Missing markers, with a bitmap of their lengths for a quick "no". */
 	uint64_t na_len_mask;
+	/* First bytes of the markers; an empty marker is tracked by na_len_mask. */
+	uint8_t na_first[256];
+	/* Bytes that may start a short integer (digits, signs) and start no marker. */
+	uint8_t int_first[256];
 	size_t *na_lens;
 
 	struct vcol *cols;
@@ -146,6 +169,12 @@ static enum ns_status valset_init(struct valset *vs, enum ns_col_type type, char
 static bool valset_has_num(const struct valset *vs, double v)
 {
 	size_t lo = 0, hi = vs->n;
+	if (vs->n <= 8) { /* small sets (the common {-1, 0, 1}): a scan beats the search */
+		for (size_t i = 0; i < vs->n; i++)
+			if (vs->num[i] == v)
+				return true;
+		return false;
+	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (vs->num[mid] < v)
@@ -154,6 +183,59 @@ static bool valset_has_num(const struct valset *vs, double v)
 			hi = mid;
 	}
 	return lo < vs->n && vs->num[lo] == v;
+}
+
+/*
+ * Folds what an integer-valued cell of column `ci` must satisfy into one
+ * test (see ns__int_check in fastpath.h).  Only integers the short-integer
+ * parse can give (|x| < 1e15) matter: other members of the value sets can
+ * never equal one of them.  When those members fit in a 64-wide window, bit
+ * x - lo says whether x is in every set and in range; a column with no sets
+ * checks the range only; anything else asks the full checks.
+ */
+static void plan_int_check(struct ns_validator *v, struct vcol *vc)
+{
+	struct ns__int_check *c = &vc->int_check;
+	const struct valset *a = NULL;
+	double lo = 0, hi = 0;
+	bool any = false;
+
+	memset(c, 0, sizeof(*c));
+	c->min = vc->has_min ? vc->min : -INFINITY;
+	c->max = vc->has_max ? vc->max : INFINITY;
+	if (!vc->allowed.n && !vc->check_class) {
+		c->mode = NS__INT_RANGE;
+		return;
+	}
+	a = vc->allowed.n ? &vc->allowed : &v->classes;
+	if (vc->allowed.n && vc->check_class && v->classes.n < a->n)
+		a = &v->classes;
+	for (size_t k = 0; k < a->n; k++) {
+		double x = a->num[k]; /* sorted */
+		if (!(fabs(x) < 1e15) || !ns__is_integral(x))
+			continue;
+		if (!any)
+			lo = x;
+		hi = x;
+		any = true;
+	}
+	c->mode = NS__INT_FULL;
+	if (any && hi - lo >= 64)
+		return;
+	c->mode = NS__INT_BITS;
+	c->lo = (int64_t)lo;
+	for (size_t k = 0; any && k < a->n; k++) {
+		double x = a->num[k];
+		if (!(fabs(x) < 1e15) || !ns__is_integral(x))
+			continue;
+		if (vc->allowed.n && !valset_has_num(&vc->allowed, x))
+			continue;
+		if (vc->check_class && !valset_has_num(&v->classes, x))
+			continue;
+		if ((vc->has_min && x < vc->min) || (vc->has_max && x > vc->max))
+			continue;
+		c->bits |= UINT64_C(1) << (uint64_t)((int64_t)x - c->lo);
+	}
 }
 
 void ns_validator_free(struct ns_validator *v)
@@ -204,6 +286,8 @@ enum ns_status ns_validator_create(const struct ns_schema *s, const struct ns_va
 		v->na_lens[i] = strlen(s->na_values[i]);
 		v->na_len_mask |=
 			v->na_lens[i] < 63 ? UINT64_C(1) << v->na_lens[i] : UINT64_C(1) << 63;
+		if (v->na_lens[i])
+			v->na_first[(unsigned char)s->na_values[i][0]] = 1;
 	}
 	for (size_t i = 0; i < s->n_columns; i++) {
 		const struct ns_schema_column *c = &s->columns[i];
@@ -227,6 +311,22 @@ enum ns_status ns_validator_create(const struct ns_schema *s, const struct ns_va
 		if (st != NS_OK)
 			goto fail;
 	}
+	for (size_t i = 0; i < s->n_columns; i++) {
+		const struct ns_schema_column *c = &s->columns[i];
+		struct vcol *vc = &v->cols[i];
+		vc->type = c->type;
+		vc->is_target = (long)i == s->target;
+		vc->check_class = vc->is_target && v->classes.n;
+		vc->has_min = c->has_min;
+		vc->has_max = c->has_max;
+		vc->min = c->min;
+		vc->max = c->max;
+		if (c->type != NS_TYPE_CATEGORY)
+			plan_int_check(v, vc);
+	}
+	for (unsigned ch = 0; ch < 256; ch++)
+		v->int_first[ch] =
+			((ch >= '0' && ch <= '9') || ch == '-' || ch == '+') && !v->na_first[ch];
 	*out = v;
 	return NS_OK;
 fail:
@@ -426,6 +526,9 @@ static bool is_na(const struct ns_validator *v, const char *s, size_t len)
 	uint64_t bit = len < 63 ? UINT64_C(1) << len : UINT64_C(1) << 63;
 	if (!(v->na_len_mask & bit))
 		return false;
+	/* Most cells are numbers whose first byte starts no marker: skip the compares. */
+	if (len && !v->na_first[(unsigned char)s[0]])
+		return false;
 	for (size_t i = 0; i < v->s->n_na; i++) {
 		if (v->na_lens[i] == len && memcmp(v->s->na_values[i], s, len) == 0)
 			return true;
@@ -433,61 +536,128 @@ static bool is_na(const struct ns_validator *v, const char *s, size_t len)
 	return false;
 }
 
-static bool check_cell(struct ns_validator *v, size_t ci, const struct ns_csv_record *rec,
-		       struct ns_value *out)
+/* What a cell is, in the order the checks run; the first failing check names the problem. */
+enum judgement {
+	J_OK = 0,
+	J_MISSING,
+	J_NOT_NUMBER,
+	J_NOT_INT,
+	J_RANGE,
+	J_NOT_ALLOWED,
+	J_NOT_CLASS,
+};
+
+/* The checks of a number `d` (not NaN) in numeric column `vc`. */
+static enum judgement judge_number(const struct ns_validator *v, const struct vcol *vc, double d)
+{
+	if (vc->type == NS_TYPE_INT && !ns__is_integral(d))
+		return J_NOT_INT;
+	if ((vc->has_min && d < vc->min) || (vc->has_max && d > vc->max))
+		return J_RANGE;
+	if (vc->allowed.n && !valset_has_num(&vc->allowed, d))
+		return J_NOT_ALLOWED;
+	if (vc->check_class && !valset_has_num(&v->classes, d))
+		return J_NOT_CLASS;
+	return J_OK;
+}
+
+/* Every cell that is not a short integer: markers, categories, general numbers. */
+static enum judgement judge_general(const struct ns_validator *v, const struct vcol *vc,
+				    const char *text, size_t len, double *num)
+{
+	if (is_na(v, text, len))
+		return J_MISSING;
+	if (vc->type == NS_TYPE_CATEGORY) {
+		if (vc->allowed.n && ns__strmap_find(&vc->allowed.str, text, len) < 0)
+			return J_NOT_ALLOWED;
+		if (vc->check_class && ns__strmap_find(&v->classes.str, text, len) < 0)
+			return J_NOT_CLASS;
+		return J_OK;
+	}
+	if (!ns_parse_double(text, len, num))
+		return J_NOT_NUMBER;
+	if (isnan(*num))
+		return J_MISSING;
+	return judge_number(v, vc, *num);
+}
+
+/*
+ * The short-integer route: a cell of a numeric column that is a sign and at
+ * most 15 digits, whose first byte starts no NA marker, is not a marker,
+ * parses exactly (ns__small_int), is integral, and usually passes or fails
+ * on the precomputed int_check alone.  False when the cell is not such a
+ * text (the general route decides then); else *j is the judgement and *num
+ * the value.
+ */
+static inline bool judge_small_int(const struct ns_validator *v, const struct vcol *vc,
+				   const char *text, size_t len, double *num, enum judgement *j)
+{
+	uint64_t neg, mag;
+	if (vc->type == NS_TYPE_CATEGORY || !len || !v->int_first[(unsigned char)text[0]] ||
+	    !ns__small_int(text, len, &neg, &mag))
+		return false;
+	*num = ns__signed_double(mag, neg);
+	if (ns__int_check_pass(&vc->int_check, ns__signed_int(mag, neg), *num))
+		*j = J_OK;
+	else
+		*j = judge_number(v, vc, *num);
+	return true;
+}
+
+/*
+ * Decides what cell `text` of column `vc` is; *num gets the value of a cell
+ * that parsed as a number (NaN otherwise).
+ */
+static enum judgement judge(const struct ns_validator *v, const struct vcol *vc, const char *text,
+			    size_t len, double *num)
+{
+	enum judgement j;
+	*num = NAN;
+	if (judge_small_int(v, vc, text, len, num, &j))
+		return j;
+	return judge_general(v, vc, text, len, num);
+}
+
+/*
+ * The rare outcomes of check_cell: a missing value (counted; a problem for a
+ * required label) or a problem, with its message.  Out of line so that the
+ * per-cell code stays small.
+ */
+static COLD bool cell_trouble(struct ns_validator *v, size_t ci, const struct ns_csv_record *rec,
+			      enum judgement j, double d)
 {
 	const struct ns_schema *s = v->s;
 	const struct ns_schema_column *c = &s->columns[ci];
 	struct vcol *vc = &v->cols[ci];
 	const char *text = rec->fields[vc->field - 1];
 	size_t len = rec->lens[vc->field - 1];
-	bool is_target = (long)ci == s->target;
 	uint64_t line = rec->line, col = vc->field;
 	char q[QUOTE_MAX * 4 + 8], a[40], b[1024];
-	double d = NAN;
+	bool cat = c->type == NS_TYPE_CATEGORY;
 
-	out->num = NAN;
-	out->str = NULL;
-	out->len = 0;
-	out->missing = false;
-	if (is_na(v, text, len))
-		goto missing;
-	if (c->type == NS_TYPE_CATEGORY) {
-		if (vc->allowed.n && ns__strmap_find(&vc->allowed.str, text, len) < 0) {
-			if (begin_problem(v))
-				emit(v, NS_PROBLEM_VALUE, line, col, c->name,
-				     "'%s' is not an allowed value (allowed: %s)",
-				     quote(q, sizeof(q), text, len),
-				     summarize(b, sizeof(b), c->allowed, c->n_allowed));
-			return false;
-		}
-		if (is_target && v->classes.n && ns__strmap_find(&v->classes.str, text, len) < 0) {
+	switch (j) {
+	case J_OK:
+		return true;
+	case J_MISSING:
+		vc->n_missing++;
+		if (vc->is_target && !v->p.target_optional) {
 			if (begin_problem(v))
 				emit(v, NS_PROBLEM_LABEL, line, col, c->name,
-				     "'%s' is not a class (classes: %s)",
-				     quote(q, sizeof(q), text, len),
-				     summarize(b, sizeof(b), s->classes, s->n_classes));
+				     "the label is missing ('%s')", quote(q, sizeof(q), text, len));
 			return false;
 		}
-		out->str = text;
-		out->len = len;
 		return true;
-	}
-	if (!ns_parse_double(text, len, &d)) {
+	case J_NOT_NUMBER:
 		if (begin_problem(v))
 			emit(v, NS_PROBLEM_TYPE, line, col, c->name, "expected a number, got '%s'",
 			     quote(q, sizeof(q), text, len));
 		return false;
-	}
-	if (isnan(d))
-		goto missing;
-	if (c->type == NS_TYPE_INT && !ns__is_integral(d)) {
+	case J_NOT_INT:
 		if (begin_problem(v))
 			emit(v, NS_PROBLEM_TYPE, line, col, c->name, "%s is not an integer",
 			     quote(q, sizeof(q), text, len));
 		return false;
-	}
-	if ((c->has_min && d < c->min) || (c->has_max && d > c->max)) {
+	case J_RANGE:
 		if (begin_problem(v)) {
 			bool below = c->has_min && d < c->min;
 			ns__number_text(below ? c->min : c->max, a, sizeof(a));
@@ -496,34 +666,51 @@ static bool check_cell(struct ns_validator *v, size_t ci, const struct ns_csv_re
 			     below ? "minimum" : "maximum", a);
 		}
 		return false;
-	}
-	if (vc->allowed.n && !valset_has_num(&vc->allowed, d)) {
+	case J_NOT_ALLOWED:
 		if (begin_problem(v))
 			emit(v, NS_PROBLEM_VALUE, line, col, c->name,
-			     "%s is not an allowed value (allowed: %s)",
+			     cat ? "'%s' is not an allowed value (allowed: %s)"
+				 : "%s is not an allowed value (allowed: %s)",
 			     quote(q, sizeof(q), text, len),
 			     summarize(b, sizeof(b), c->allowed, c->n_allowed));
 		return false;
-	}
-	if (is_target && v->classes.n && !valset_has_num(&v->classes, d)) {
+	case J_NOT_CLASS:
 		if (begin_problem(v))
 			emit(v, NS_PROBLEM_LABEL, line, col, c->name,
-			     "%s is not a class (classes: %s)", quote(q, sizeof(q), text, len),
+			     cat ? "'%s' is not a class (classes: %s)"
+				 : "%s is not a class (classes: %s)",
+			     quote(q, sizeof(q), text, len),
 			     summarize(b, sizeof(b), s->classes, s->n_classes));
 		return false;
 	}
+	return false;
+}
+
+/* Validates one cell of column `ci` into *out; problems go to the callback. */
+static inline bool check_cell(struct ns_validator *v, size_t ci, const struct ns_csv_record *rec,
+			      struct ns_value *out)
+{
+	const struct vcol *vc = &v->cols[ci];
+	const char *text = rec->fields[vc->field - 1];
+	size_t len = rec->lens[vc->field - 1];
+	double d = NAN;
+	enum judgement j;
+
+	if (!judge_small_int(v, vc, text, len, &d, &j))
+		j = judge_general(v, vc, text, len, &d);
 	out->num = d;
-	return true;
-missing:
-	out->missing = true;
-	vc->n_missing++;
-	if (is_target && !v->p.target_optional) {
-		if (begin_problem(v))
-			emit(v, NS_PROBLEM_LABEL, line, col, c->name, "the label is missing ('%s')",
-			     quote(q, sizeof(q), text, len));
-		return false;
+	out->str = NULL;
+	out->len = 0;
+	out->missing = j == J_MISSING;
+	if (j == J_OK) {
+		if (vc->type == NS_TYPE_CATEGORY) {
+			out->str = text;
+			out->len = len;
+		}
+		return true;
 	}
-	return true;
+	out->num = NAN;
+	return cell_trouble(v, ci, rec, j, d);
 }
 
 enum ns_status ns_validator_record(struct ns_validator *v, const struct ns_csv_record *rec,
@@ -650,6 +837,63 @@ const char *ns_validator_extra_name(const struct ns_validator *v, size_t i)
 size_t ns_validator_extra_field(const struct ns_validator *v, size_t i)
 {
 	return v && i < v->n_extra ? v->extra_fields[i] : 0;
+}
+
+/* ---- the fast path's view (fastpath.h) ------------------------------------------------ */
+
+size_t ns__validator_fast_fields(const struct ns_validator *v, struct ns__fast_field *fields)
+{
+	const struct ns_schema *s = v->s;
+	if (!v->started || v->fatal || v->header_bad || v->n_expected == 0)
+		return 0;
+	if (!fields)
+		return v->n_expected;
+	/* Fields no schema column claims are extras (allow_extra): skipped. */
+	memset(fields, 0, v->n_expected * sizeof(*fields));
+	for (size_t i = 0; i < s->n_columns; i++) {
+		const struct vcol *vc = &v->cols[i];
+		struct ns__fast_field *ff;
+		if (vc->field == 0)
+			continue;
+		ff = &fields[vc->field - 1];
+		ff->kind = vc->type == NS_TYPE_CATEGORY ? NS__FIELD_CAT : NS__FIELD_NUM;
+		ff->missing_ok = !vc->is_target || v->p.target_optional;
+		ff->col = i;
+		ff->chk = vc->int_check;
+	}
+	return v->n_expected;
+}
+
+const uint8_t *ns__validator_int_first(const struct ns_validator *v)
+{
+	return v->int_first;
+}
+
+static enum ns__verdict verdict_of(enum judgement j)
+{
+	return j == J_OK ? NS__CELL_OK : j == J_MISSING ? NS__CELL_MISSING : NS__CELL_BAD;
+}
+
+enum ns__verdict ns__validator_cell(const struct ns_validator *v, size_t col, const char *text,
+				    size_t len, double *num)
+{
+	return verdict_of(judge(v, &v->cols[col], text, len, num));
+}
+
+enum ns__verdict ns__validator_number(const struct ns_validator *v, size_t col, double d)
+{
+	return verdict_of(judge_number(v, &v->cols[col], d));
+}
+
+void ns__validator_add_valid(struct ns_validator *v, uint64_t n, uint64_t *n_missing)
+{
+	v->n_records += n;
+	v->n_counted += n;
+	v->n_valid += n;
+	for (size_t i = 0; i < v->s->n_columns; i++) {
+		v->cols[i].n_missing += n_missing[i];
+		n_missing[i] = 0;
+	}
 }
 
 /* ---- whole files --------------------------------------------------------------------- */
@@ -882,9 +1126,10 @@ static enum ns_status fread_plain_record(void *user, const struct ns_csv_record 
 	return NS_OK;
 }
 
-enum ns_status ns_frame_read_csv_ex(const char *path, const struct ns_schema *schema,
-				    const struct ns_validator_params *p, struct ns_frame **out,
-				    struct ns_diag *diag)
+enum ns_status ns__frame_read_csv_opts(const char *path, const struct ns_schema *schema,
+				       const struct ns_validator_params *p,
+				       const struct ns__fast_opts *o, struct ns_frame **out,
+				       struct ns_diag *diag)
 {
 	struct fread ctx;
 	struct ns_csv_params cp = ns_csv_params_default();
@@ -930,7 +1175,10 @@ enum ns_status ns_frame_read_csv_ex(const char *path, const struct ns_schema *sc
 			goto out;
 	}
 	cp = csv_params_for(schema, path);
-	st = ns_csv_read_file(path, &cp, fread_record, &ctx, diag);
+	if (!o || !o->generic)
+		st = ns__fast_read_file(path, &cp, ctx.v, ctx.f, fread_record, &ctx, o, diag);
+	else
+		st = ns_csv_read_file(path, &cp, fread_record, &ctx, diag);
 	if (st != NS_OK)
 		goto out;
 	ns_validator_finish(ctx.v);
@@ -950,6 +1198,13 @@ out:
 	ns_free(ctx.values);
 	ns_validator_free(ctx.v);
 	return st;
+}
+
+enum ns_status ns_frame_read_csv_ex(const char *path, const struct ns_schema *schema,
+				    const struct ns_validator_params *p, struct ns_frame **out,
+				    struct ns_diag *diag)
+{
+	return ns__frame_read_csv_opts(path, schema, p, NULL, out, diag);
 }
 
 enum ns_status ns_frame_read_csv(const char *path, const struct ns_schema *schema,

@@ -11,7 +11,7 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
       libyaml-dev libsqlite3-dev libcmocka-dev
       clang libclang-rt-14-dev libomp-dev clang-format python3)
 if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(python3-pandas python3-numpy python3-sklearn python3-scipy hyperfine)
+  pkgs+=(python3-pandas python3-numpy python3-sklearn python3-scipy python3-xgboost hyperfine time)
 fi
 
 missing=()

@@ -100,3 +100,12 @@ bool ns__valid_name(const char *name)
 	}
 	return true;
 }
+
+void ns__free_strings(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		ns_free(v[i]);
+	ns_free(v);
+}

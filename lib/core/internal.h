@@ -36,6 +36,9 @@ static inline void ns__buf_reset(struct ns__buf *b)
 int64_t ns__now_ms(void);
 double ns__mono_seconds(void);
 
+/* Frees n strings and the array holding them (either may be NULL). */
+void ns__free_strings(char **v, size_t n);
+
 /* True when name is 1..64 chars of [A-Za-z0-9_.-]. */
 bool ns__valid_name(const char *name);
 

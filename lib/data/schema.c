@@ -172,31 +172,22 @@ bool ns__utf8_valid(const char *s, size_t len)
 	return true;
 }
 
-static void free_strings(char **v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		ns_free(v[i]);
-	ns_free(v);
-}
-
 void ns_schema_free(struct ns_schema *s)
 {
 	if (!s)
 		return;
 	ns_free(s->name);
-	free_strings(s->na_values, s->n_na);
+	ns__free_strings(s->na_values, s->n_na);
 	if (s->columns) {
 		for (size_t i = 0; i < s->n_columns; i++) {
 			struct ns_schema_column *c = &s->columns[i];
 			ns_free(c->name);
-			free_strings(c->allowed, c->n_allowed);
+			ns__free_strings(c->allowed, c->n_allowed);
 			ns_free(c->allowed_num);
 		}
 		ns_free(s->columns);
 	}
-	free_strings(s->classes, s->n_classes);
+	ns__free_strings(s->classes, s->n_classes);
 	ns_free(s->note);
 	ns_free(s);
 }
@@ -751,7 +742,7 @@ static enum ns_status parse_value_list(struct pctx *c, uint32_t list, const char
 	vals = NULL;
 	nums = NULL;
 out:
-	free_strings(vals, n);
+	ns__free_strings(vals, n);
 	ns_free(nums);
 	ns__strmap_fini(&seen);
 	return st;
@@ -1074,7 +1065,7 @@ static enum ns_status parse_root(struct pctx *c)
 	}
 	if (vals[TK_NA_VALUES] != Y_NONE) {
 		const struct ynode *ln = node(c, vals[TK_NA_VALUES]);
-		free_strings(s->na_values, s->n_na);
+		ns__free_strings(s->na_values, s->n_na);
 		s->na_values = NULL;
 		s->n_na = 0;
 		if (ln->kind != Y_SEQ) {

@@ -73,6 +73,14 @@ double ns__r_f64(struct ns__rbuf *r);
 /* Reads n values into a new array (ns_free); NULL and bad set if the bytes are not there. */
 double *ns__r_f64s(struct ns__rbuf *r, size_t n);
 uint32_t *ns__r_u32s(struct ns__rbuf *r, size_t n);
+/* A u32 length then the bytes (no NUL). */
+void ns__w_string(struct ns__wbuf *w, const char *s);
+/*
+ * Reads a string written by ns__w_string into a new NUL-terminated copy
+ * (ns_free); NULL and `bad` set when longer than `max`, past the end, or
+ * holding a NUL byte.
+ */
+char *ns__r_string(struct ns__rbuf *r, size_t max);
 /* True when the reader consumed exactly all bytes without overrun. */
 static inline bool ns__r_done(const struct ns__rbuf *r)
 {

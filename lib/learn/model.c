@@ -67,23 +67,14 @@ struct ns_fit_options ns_fit_options_default(void)
 	return o;
 }
 
-static void free_strings(char **v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		ns_free(v[i]);
-	ns_free(v);
-}
-
 void ns_model_free(struct ns_model *m)
 {
 	if (!m)
 		return;
 	if (m->impl)
 		m->family->ops->free(m->impl);
-	free_strings(m->class_labels, m->n_classes);
-	free_strings(m->feature_names, m->n_features);
+	ns__free_strings(m->class_labels, m->n_classes);
+	ns__free_strings(m->feature_names, m->n_features);
 	for (size_t i = 0; i < m->n_attach; i++)
 		ns_free(m->attach[i].data);
 	ns_free(m);
@@ -243,7 +234,7 @@ enum ns_status ns_model_fit(const struct ns_params *p, const struct ns_dataset *
 			only = k;
 		}
 	if (n_present < 2) {
-		st = ns_diag_set(diag, NS_ERR_INVALID,
+		st = ns_diag_set(diag, NS_ERR_SCHEMA,
 				 "the training data has only one class ('%s'): a classifier needs "
 				 "at least two",
 				 opts.class_labels ? opts.class_labels[only] : "0");
@@ -474,13 +465,6 @@ enum ns_status ns_model_describe_json(const struct ns_model *m, char **out)
 
 /* ---- the model file -------------------------------------------------------------- */
 
-static void w_string(struct ns__wbuf *w, const char *s)
-{
-	size_t n = strlen(s);
-	ns__w_u32(w, (uint32_t)n);
-	ns__w_bytes(w, s, n);
-}
-
 enum ns_status ns_model_to_buffer(const struct ns_model *m, uint8_t **out, size_t *len)
 {
 	struct ns__wbuf meta, parm, body, file;
@@ -506,15 +490,15 @@ enum ns_status ns_model_to_buffer(const struct ns_model *m, uint8_t **out, size_
 	ns__w_u64(&meta, m->seed);
 	ns__w_bytes(&meta, m->schema_hash, 64);
 	for (uint32_t k = 0; k < m->n_classes; k++)
-		w_string(&meta, m->class_labels[k]);
+		ns__w_string(&meta, m->class_labels[k]);
 	for (size_t j = 0; j < m->n_features; j++)
-		w_string(&meta, m->feature_names[j]);
+		ns__w_string(&meta, m->feature_names[j]);
 	plen = ns_params_format(&m->params, params_text, sizeof(params_text));
 	if (plen >= sizeof(params_text)) {
 		st = NS_ERR_LIMIT;
 		goto out;
 	}
-	w_string(&parm, params_text);
+	ns__w_string(&parm, params_text);
 	st = m->family->ops->save(m->impl, &body);
 	if (st != NS_OK)
 		goto out;
@@ -597,28 +581,6 @@ enum ns_status ns_model_save(const struct ns_model *m, const char *path, struct 
 static enum ns_status corrupt(struct ns_diag *diag, const char *what)
 {
 	return ns_diag_set(diag, NS_ERR_CORRUPT, "not a valid netsec model: %s", what);
-}
-
-/* Reads a u32-length-prefixed string into a new NUL-terminated copy. */
-static char *r_string(struct ns__rbuf *r, size_t max)
-{
-	uint32_t n = ns__r_u32(r);
-	char *s;
-	if (r->bad || n > max || n > r->len - r->off) {
-		r->bad = true;
-		return NULL;
-	}
-	if (memchr(r->data + r->off, '\0', n)) {
-		r->bad = true;
-		return NULL;
-	}
-	s = ns_strndup((const char *)r->data + r->off, n);
-	if (!s) {
-		r->bad = true;
-		return NULL;
-	}
-	r->off += n;
-	return s;
 }
 
 enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_model **out,
@@ -729,7 +691,7 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 
 	/* PARM: re-validated through the parameter table. */
 	ns__r_init(&r, data + sec[1].off, sec[1].len);
-	params_text = r_string(&r, 4096);
+	params_text = ns__r_string(&r, 4096);
 	if (!params_text || !ns__r_done(&r)) {
 		st = corrupt(diag, "bad parameter section");
 		goto out;
@@ -772,14 +734,14 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 		m->seed = seed;
 		memcpy(m->schema_hash, hash, 65);
 		for (uint32_t k = 0; k < n_classes; k++) {
-			char *s = r_string(&r, NS__MODEL_MAX_LABEL);
+			char *s = ns__r_string(&r, NS__MODEL_MAX_LABEL);
 			if (!s)
 				break;
 			ns_free(m->class_labels[k]);
 			m->class_labels[k] = s;
 		}
 		for (uint32_t j = 0; j < n_features && !r.bad; j++) {
-			char *s = r_string(&r, NS__MODEL_MAX_LABEL);
+			char *s = ns__r_string(&r, NS__MODEL_MAX_LABEL);
 			if (!s)
 				break;
 			ns_free(m->feature_names[j]);

@@ -91,6 +91,30 @@ void ns__w_align(struct ns__wbuf *w, size_t align)
 	}
 }
 
+void ns__w_string(struct ns__wbuf *w, const char *s)
+{
+	size_t n = strlen(s);
+	ns__w_u32(w, (uint32_t)n);
+	ns__w_bytes(w, s, n);
+}
+
+char *ns__r_string(struct ns__rbuf *r, size_t max)
+{
+	uint32_t n = ns__r_u32(r);
+	char *s;
+	if (r->bad || n > max || n > r->len - r->off || memchr(r->data + r->off, '\0', n)) {
+		r->bad = true;
+		return NULL;
+	}
+	s = ns_strndup((const char *)r->data + r->off, n);
+	if (!s) {
+		r->bad = true;
+		return NULL;
+	}
+	r->off += n;
+	return s;
+}
+
 bool ns__r_bytes(struct ns__rbuf *r, void *out, size_t n)
 {
 	if (r->bad || n > r->len - r->off) {

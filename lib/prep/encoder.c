@@ -37,27 +37,18 @@ struct ns_encoder {
 	char **names; /* output column names */
 };
 
-static void free_strv(char **v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		ns_free(v[i]);
-	ns_free(v);
-}
-
 void ns_encoder_free(struct ns_encoder *e)
 {
 	if (!e)
 		return;
 	ns_free(e->target);
-	free_strv(e->classes, e->n_classes);
+	ns__free_strings(e->classes, e->n_classes);
 	for (size_t i = 0; i < e->n_inputs; i++) {
 		ns_free(e->inputs[i].name);
-		free_strv(e->inputs[i].levels, e->inputs[i].n_levels);
+		ns__free_strings(e->inputs[i].levels, e->inputs[i].n_levels);
 	}
 	ns_free(e->inputs);
-	free_strv(e->names, e->n_features);
+	ns__free_strings(e->names, e->n_features);
 	ns_free(e);
 }
 
@@ -165,11 +156,11 @@ enum ns_status ns_encoder_fit(const struct ns_schema *s, const struct ns_frame *
 			for (size_t k = 0; k < m && !seen; k++)
 				seen = strcmp(all[k], t) == 0;
 			if (!seen && !(all[m++] = ns_strdup(t))) {
-				free_strv(all, m);
+				ns__free_strings(all, m);
 				goto fail;
 			}
 			if (m > NS_METRICS_MAX_CLASSES) {
-				free_strv(all, m);
+				ns__free_strings(all, m);
 				ns_encoder_free(e);
 				return ns_diag_set(
 					diag, NS_ERR_SCHEMA,
@@ -432,30 +423,23 @@ out:
 
 /* ---- serialisation ------------------------------------------------------------- */
 
-static void w_str(struct ns__wbuf *w, const char *s)
-{
-	size_t n = strlen(s);
-	ns__w_u32(w, (uint32_t)n);
-	ns__w_bytes(w, s, n);
-}
-
 enum ns_status ns_encoder_to_buffer(const struct ns_encoder *e, uint8_t **out, size_t *len)
 {
 	struct ns__wbuf w;
 	ns__w_init(&w);
 	ns__w_bytes(&w, ENC_MAGIC, 8);
-	w_str(&w, e->target);
+	ns__w_string(&w, e->target);
 	ns__w_u64(&w, (uint64_t)(int64_t)e->threat);
 	ns__w_u32(&w, e->n_classes);
 	for (uint32_t k = 0; k < e->n_classes; k++)
-		w_str(&w, e->classes[k]);
+		ns__w_string(&w, e->classes[k]);
 	ns__w_u32(&w, (uint32_t)e->n_inputs);
 	for (size_t i = 0; i < e->n_inputs; i++) {
-		w_str(&w, e->inputs[i].name);
+		ns__w_string(&w, e->inputs[i].name);
 		ns__w_u8(&w, e->inputs[i].category);
 		ns__w_u32(&w, (uint32_t)e->inputs[i].n_levels);
 		for (size_t l = 0; l < e->inputs[i].n_levels; l++)
-			w_str(&w, e->inputs[i].levels[l]);
+			ns__w_string(&w, e->inputs[i].levels[l]);
 	}
 	if (w.failed) {
 		ns__w_fini(&w);
@@ -464,24 +448,6 @@ enum ns_status ns_encoder_to_buffer(const struct ns_encoder *e, uint8_t **out, s
 	*out = w.data;
 	*len = w.len;
 	return NS_OK;
-}
-
-static char *r_str(struct ns__rbuf *r)
-{
-	uint32_t n = ns__r_u32(r);
-	char *s;
-	if (r->bad || n > ENC_MAX_NAME || n > r->len - r->off ||
-	    memchr(r->data + r->off, '\0', n)) {
-		r->bad = true;
-		return NULL;
-	}
-	s = ns_strndup((const char *)r->data + r->off, n);
-	if (!s) {
-		r->bad = true;
-		return NULL;
-	}
-	r->off += n;
-	return s;
 }
 
 enum ns_status ns_encoder_from_buffer(const uint8_t *data, size_t len, struct ns_encoder **out,
@@ -499,7 +465,7 @@ enum ns_status ns_encoder_from_buffer(const uint8_t *data, size_t len, struct ns
 	e = ns_calloc(1, sizeof(*e));
 	if (!e)
 		return ns_diag_set(diag, NS_ERR_NOMEM, "out of memory");
-	e->target = r_str(&r);
+	e->target = ns__r_string(&r, ENC_MAX_NAME);
 	threat = (int64_t)ns__r_u64(&r);
 	e->n_classes = ns__r_u32(&r);
 	if (r.bad || e->n_classes < 2 || e->n_classes > NS_METRICS_MAX_CLASSES ||
@@ -510,7 +476,7 @@ enum ns_status ns_encoder_from_buffer(const uint8_t *data, size_t len, struct ns
 	if (!e->classes)
 		goto nomem;
 	for (uint32_t k = 0; k < e->n_classes && !r.bad; k++)
-		e->classes[k] = r_str(&r);
+		e->classes[k] = ns__r_string(&r, ENC_MAX_NAME);
 	{
 		uint32_t n_in = ns__r_u32(&r);
 		if (r.bad || n_in > ENC_MAX_COLUMNS || (uint64_t)n_in * 9 > len - r.off)
@@ -523,7 +489,7 @@ enum ns_status ns_encoder_from_buffer(const uint8_t *data, size_t len, struct ns
 			uint8_t cat;
 			uint32_t nl;
 			e->n_inputs = i + 1;
-			in->name = r_str(&r);
+			in->name = ns__r_string(&r, ENC_MAX_NAME);
 			cat = ns__r_u8(&r);
 			nl = ns__r_u32(&r);
 			if (r.bad || cat > 1 || (!cat && nl) || nl > ENC_MAX_LEVELS ||
@@ -534,7 +500,7 @@ enum ns_status ns_encoder_from_buffer(const uint8_t *data, size_t len, struct ns
 			if (!in->levels)
 				goto nomem;
 			for (uint32_t l = 0; l < nl && !r.bad; l++) {
-				in->levels[l] = r_str(&r);
+				in->levels[l] = ns__r_string(&r, ENC_MAX_NAME);
 				in->n_levels = l + 1;
 				if (l > 0 && !r.bad &&
 				    strcmp(in->levels[l - 1], in->levels[l]) >= 0)

@@ -122,9 +122,9 @@ NS_API struct ns_fit_options ns_fit_options_default(void);
 struct ns_model;
 
 /*
- * Trains a model.  Errors: NS_ERR_INVALID (bad parameters, fewer than two
- * classes present: "the training data has only one class 'x'"), NS_ERR_SCHEMA
- * (NaN in the input of a family that needs complete data: the message points
+ * Trains a model.  Errors: NS_ERR_INVALID (bad parameters or shapes),
+ * NS_ERR_SCHEMA (fewer than two classes present: "the training data has only
+ * one class 'x'"; NaN in the input of a family that needs complete data: the message points
  * to imputation and names the feature), NS_ERR_NOMEM.  OUT *out owned by the
  * caller.  Thread-safe for distinct outputs.
  */

@@ -8,56 +8,28 @@
 
 #include "learn/family.h"
 
-/*
- * Weak while the families are being written: a family not yet linked reads as
- * a NULL entry and is skipped.  (Static archives do not pull an object for a
- * weak reference, so the final table must use strong references.)
- */
-#pragma weak ns__family_logreg
-#pragma weak ns__family_tree
-#pragma weak ns__family_forest
-#pragma weak ns__family_knn
-#pragma weak ns__family_adaboost
-#pragma weak ns__family_gbdt
-
 static const struct ns_family *const all_families[] = {
 	&ns__family_logreg, &ns__family_tree,     &ns__family_forest,
 	&ns__family_knn,    &ns__family_adaboost, &ns__family_gbdt,
 };
 #define N_ALL (sizeof(all_families) / sizeof(all_families[0]))
 
-static size_t present(const struct ns_family **out)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < N_ALL; i++)
-		if (all_families[i]) {
-			if (out)
-				out[n] = all_families[i];
-			n++;
-		}
-	return n;
-}
-
 size_t ns_family_count(void)
 {
-	return present(NULL);
+	return N_ALL;
 }
 
 const struct ns_family *ns_family_at(size_t i)
 {
-	const struct ns_family *list[N_ALL];
-	size_t n = present(list);
-	return i < n ? list[i] : NULL;
+	return i < N_ALL ? all_families[i] : NULL;
 }
 
 const struct ns_family *ns_family_find(const char *name)
 {
-	const struct ns_family *list[N_ALL];
-	size_t n = present(list);
 	if (!name)
 		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		const struct ns_family *f = list[i];
+	for (size_t i = 0; i < N_ALL; i++) {
+		const struct ns_family *f = all_families[i];
 		if (strcasecmp(f->name, name) == 0)
 			return f;
 		for (const char *const *a = f->aliases; a && *a; a++)

@@ -53,7 +53,8 @@ int main(int argc, char **argv)
 	uint32_t *y, k = 0;
 	int predict;
 	if (argc < 8) {
-		fprintf(stderr, "usage: bench_learn fit|predict FAMILY PARAMS X Y N D THREADS [REPEAT]\n");
+		fprintf(stderr,
+			"usage: bench_learn fit|predict FAMILY PARAMS X Y N D THREADS [REPEAT]\n");
 		return 2;
 	}
 	predict = strcmp(argv[1], "predict") == 0;

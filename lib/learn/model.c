@@ -603,6 +603,7 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 	uint32_t att_tag[NS_MODEL_MAX_ATTACHMENTS];
 	uint64_t att_off[NS_MODEL_MAX_ATTACHMENTS], att_len[NS_MODEL_MAX_ATTACHMENTS];
 	size_t n_att = 0;
+	uint64_t prev_end;
 	enum ns_status st;
 
 	memset(sec, 0, sizeof(sec));
@@ -628,6 +629,9 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 	file_size = ns__r_u64(&r);
 	if (header != NS__MODEL_HEADER)
 		return corrupt(diag, "bad header size");
+	/* Flags and reserved fields are zero in this version: anything else is damage. */
+	if (ns__r_u32(&r) != 0 || ns__r_u32(&r) != 0 || ns__r_u64(&r) != 0)
+		return corrupt(diag, "non-zero reserved header fields");
 	if (file_size != len)
 		return ns_diag_set(
 			diag, NS_ERR_CORRUPT,
@@ -644,16 +648,26 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 	r.off = NS__MODEL_HEADER;
 	if ((uint64_t)n_sections * 24 > len - 32 - NS__MODEL_HEADER)
 		return corrupt(diag, "section table out of bounds");
+	prev_end = NS__MODEL_HEADER + (uint64_t)n_sections * 24;
 	for (uint32_t i = 0; i < n_sections; i++) {
 		uint32_t tag = ns__r_u32(&r);
 		uint64_t off, slen;
 		int k;
-		(void)ns__r_u32(&r);
+		if (ns__r_u32(&r) != 0)
+			return corrupt(diag, "non-zero reserved field in the section table");
 		off = ns__r_u64(&r);
 		slen = ns__r_u64(&r);
 		if (off % NS__MODEL_ALIGN || off < NS__MODEL_HEADER + (uint64_t)n_sections * 24 ||
 		    off > len - 32 || slen > len - 32 - off)
 			return corrupt(diag, "section out of bounds or misaligned");
+		/* Sections follow each other in table order with only zero padding between
+		 * them, exactly as written: no overlap, no hidden bytes. */
+		if (off != (prev_end + NS__MODEL_ALIGN - 1) / NS__MODEL_ALIGN * NS__MODEL_ALIGN)
+			return corrupt(diag, "sections out of order or overlapping");
+		for (uint64_t b = prev_end; b < off; b++)
+			if (data[b] != 0)
+				return corrupt(diag, "non-zero padding between sections");
+		prev_end = off + slen;
 		k = tag == TAG_META ? 0 : tag == TAG_PARM ? 1 : tag == TAG_BODY ? 2 : -1;
 		if (k < 0) {
 			uint32_t t;
@@ -678,6 +692,8 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 	}
 	if (!sec[0].seen || !sec[1].seen || !sec[2].seen)
 		return corrupt(diag, "missing section");
+	if (prev_end != len - 32)
+		return corrupt(diag, "bytes after the last section");
 	if (!memchr(family_name, '\0', 17) || !(f = ns_family_find(family_name)) ||
 	    strcmp(f->name, family_name) != 0)
 		return ns_diag_set(diag, NS_ERR_UNSUPPORTED,
@@ -698,6 +714,15 @@ enum ns_status ns_model_from_buffer(const uint8_t *data, size_t len, struct ns_m
 	}
 	ns_params_init(&params, f);
 	st = ns_params_parse(&params, params_text, diag);
+	if (st == NS_OK) {
+		/* Only the canonical form is accepted, so that load -> save gives the same file. */
+		char canon[4096];
+		size_t clen = ns_params_format(&params, canon, sizeof(canon));
+		if (clen >= sizeof(canon) || strcmp(canon, params_text) != 0) {
+			st = corrupt(diag, "parameters not in canonical form");
+			goto out;
+		}
+	}
 	if (st != NS_OK) {
 		st = ns_diag_set(diag, NS_ERR_CORRUPT,
 				 "not a valid netsec model: bad parameters (%s)",

@@ -148,8 +148,9 @@ static void test_file_errors(void **state)
 	assert_int_equal(ns_model_fit(&p, &d, NULL, &m, &diag), NS_OK);
 	assert_int_equal(ns_model_to_buffer(m, &buf, &len), NS_OK);
 	/* Foreign file. */
-	assert_int_equal(ns_model_from_buffer((const uint8_t *)"PK\3\4 not a model", 17, &bad, &diag),
-			 NS_ERR_CORRUPT);
+	assert_int_equal(
+		ns_model_from_buffer((const uint8_t *)"PK\3\4 not a model", 17, &bad, &diag),
+		NS_ERR_CORRUPT);
 	assert_non_null(strstr(diag.message, "magic"));
 	/* Newer format version: refused as unsupported, before the checksum. */
 	buf[8] = 99;
@@ -247,7 +248,8 @@ static void test_encoder(void **state)
 	uint8_t *buf = NULL;
 	size_t len;
 	(void)state;
-	assert_int_equal(ns_schema_parse(SCHEMA_YAML, strlen(SCHEMA_YAML), "toy", &s, &diag), NS_OK);
+	assert_int_equal(ns_schema_parse(SCHEMA_YAML, strlen(SCHEMA_YAML), "toy", &s, &diag),
+			 NS_OK);
 	assert_int_equal(ns_frame_create(&f), NS_OK);
 	assert_int_equal(ns_frame_add_column(f, "label", NS_COL_CATEGORY, NULL), NS_OK);
 	assert_int_equal(ns_frame_add_column(f, "proto", NS_COL_CATEGORY, NULL), NS_OK);
@@ -354,7 +356,8 @@ static struct ns_model *toy_model(void)
 	char path[512];
 	snprintf(path, sizeof(path), "%s/toy_train.csv", NETSEC_TEST_TMP);
 	assert_int_equal(ns_write_file_atomic(path, csv, strlen(csv), &diag), NS_OK);
-	assert_int_equal(ns_schema_parse(SCHEMA_YAML, strlen(SCHEMA_YAML), "toy", &s, &diag), NS_OK);
+	assert_int_equal(ns_schema_parse(SCHEMA_YAML, strlen(SCHEMA_YAML), "toy", &s, &diag),
+			 NS_OK);
 	assert_int_equal(ns_frame_read_csv(path, s, &f, &diag), NS_OK);
 	assert_int_equal(ns_encoder_fit(s, f, &e, &diag), NS_OK);
 	assert_int_equal(ns_encoder_transform(e, f, &x, &y, &diag), NS_OK);
@@ -364,7 +367,8 @@ static struct ns_model *toy_model(void)
 		o.class_labels = ns_encoder_class_labels(e);
 		o.feature_names = ns_encoder_feature_names(e);
 		o.threat_class = 1;
-		ns_params_init(&p, ns_family_find("tree") ? ns_family_find("tree") : ns_family_at(0));
+		ns_params_init(&p,
+			       ns_family_find("tree") ? ns_family_find("tree") : ns_family_at(0));
 		assert_int_equal(ns_model_fit(&p, &d, &o, &m, &diag), NS_OK);
 	}
 	assert_int_equal(ns_encoder_to_buffer(e, &buf, &len), NS_OK);
@@ -395,7 +399,8 @@ static void test_predictor_streams(void **state)
 		struct collected c;
 		struct ns_diag diag;
 		memset(&c, 0, sizeof(c));
-		assert_int_equal(ns_predictor_create(m, &pp, col_header, col_row, &c, &p, &diag), NS_OK);
+		assert_int_equal(ns_predictor_create(m, &pp, col_header, col_row, &c, &p, &diag),
+				 NS_OK);
 		for (size_t off = 0; off < strlen(in); off += chunk) {
 			size_t n = strlen(in) - off < chunk ? strlen(in) - off : chunk;
 			assert_int_equal(ns_predictor_feed(p, in + off, n, &diag), NS_OK);
@@ -415,7 +420,8 @@ static void test_predictor_streams(void **state)
 		struct ns_diag diag;
 		const char *bad = "id,proto\nA,tcp\n";
 		memset(&c, 0, sizeof(c));
-		assert_int_equal(ns_predictor_create(m, &pp, col_header, col_row, &c, &p, &diag), NS_OK);
+		assert_int_equal(ns_predictor_create(m, &pp, col_header, col_row, &c, &p, &diag),
+				 NS_OK);
 		ns_diag_clear(&diag);
 		assert_int_equal(ns_predictor_feed(p, bad, strlen(bad), &diag), NS_ERR_SCHEMA);
 		assert_int_equal(diag.line, 1);
@@ -429,7 +435,8 @@ static void test_predictor_streams(void **state)
 		struct ns_diag diag;
 		const char *bad = "size,proto\n1,tcp\nabc,udp\n";
 		memset(&c, 0, sizeof(c));
-		assert_int_equal(ns_predictor_create(m, &pp, col_header, col_row, &c, &p, &diag), NS_OK);
+		assert_int_equal(ns_predictor_create(m, &pp, col_header, col_row, &c, &p, &diag),
+				 NS_OK);
 		ns_diag_clear(&diag);
 		assert_int_equal(ns_predictor_feed(p, bad, strlen(bad), &diag), NS_ERR_SCHEMA);
 		assert_int_equal(diag.line, 3);

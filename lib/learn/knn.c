@@ -145,7 +145,7 @@ static enum ns_status knn_fit(const struct ns_params *p, const struct ns_dataset
 #endif
 
 KNN_CLONES static void kernel_l2(const double *const q[KNN_QM], const double *tb, size_t d,
-		      double out[KNN_QM][KNN_RB])
+				 double out[KNN_QM][KNN_RB])
 {
 	double a0[KNN_RB] = {0}, a1[KNN_RB] = {0}, a2[KNN_RB] = {0}, a3[KNN_RB] = {0};
 	for (size_t j = 0; j < d; j++) {
@@ -166,7 +166,7 @@ KNN_CLONES static void kernel_l2(const double *const q[KNN_QM], const double *tb
 }
 
 KNN_CLONES static void kernel_l1(const double *const q[KNN_QM], const double *tb, size_t d,
-		      double out[KNN_QM][KNN_RB])
+				 double out[KNN_QM][KNN_RB])
 {
 	double a0[KNN_RB] = {0}, a1[KNN_RB] = {0}, a2[KNN_RB] = {0}, a3[KNN_RB] = {0};
 	for (size_t j = 0; j < d; j++) {

@@ -80,6 +80,8 @@ enum ns_scoring {
 	NS_SCORE_ROC_AUC,
 	NS_SCORE_LOG_LOSS, /* negated, so that higher is better */
 };
+/** The value of `s` in computed metrics (F1 of the positive class, or macro F1 when none). */
+NS_API double ns_metrics_score(const struct ns_metrics *m, enum ns_scoring s);
 /** "f1", "accuracy", "macro_f1", "roc_auc", "neg_log_loss"; and the reverse lookup (-1 if unknown). */
 NS_API const char *ns_scoring_name(enum ns_scoring s);
 NS_API int ns_scoring_from_name(const char *name);

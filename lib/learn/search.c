@@ -220,7 +220,7 @@ static int cmp_task(const void *a, const void *b)
 	return x->fold < y->fold ? -1 : x->fold > y->fold;
 }
 
-static double score_of(const struct ns_metrics *m, enum ns_scoring s)
+double ns_metrics_score(const struct ns_metrics *m, enum ns_scoring s)
 {
 	switch (s) {
 	case NS_SCORE_F1:
@@ -445,7 +445,7 @@ static enum ns_status run_task(struct shared *sh, const struct task *t)
 			ns_diag_set(&diag, st, "%s: scoring failed", g->family->name);
 			goto out;
 		}
-		cr->fold_scores[t->fold] = score_of(&met, sh->p->scoring);
+		cr->fold_scores[t->fold] = ns_metrics_score(&met, sh->p->scoring);
 		ns_metrics_fini(&met);
 	}
 out:

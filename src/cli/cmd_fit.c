@@ -158,20 +158,16 @@ int cmd_fit(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (test) {
-		double *x = NULL, *proba = NULL;
+		double *x = NULL;
 		uint32_t *y = NULL;
 		size_t n = 0;
 		struct ns_metrics m;
 		rc = cli_load_eval(cli, test, &ts, &x, &y, &n);
 		if (rc != CLI_OK)
 			goto out;
-		proba = ns_malloc((n ? n : 1) * ts.k * sizeof(double));
-		st = proba ? ns_model_predict_proba(model, x, n, proba) : NS_ERR_NOMEM;
-		if (st == NS_OK)
-			st = ns_metrics_compute(y, proba, n, ts.k, ns_encoder_threat(ts.enc), &m);
+		st = cli_evaluate(model, x, y, n, ns_encoder_threat(ts.enc), &m);
 		ns_free(x);
 		ns_free(y);
-		ns_free(proba);
 		if (st != NS_OK) {
 			rc = cli_fail(cli, st, NULL);
 			goto out;

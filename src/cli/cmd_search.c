@@ -270,26 +270,15 @@ int cmd_search(struct cli *cli, int argc, char **argv)
 				struct ns_model *m = NULL;
 				struct ns_dataset d = cli_dataset(&ts);
 				struct ns_fit_options o = cli_fit_options(&ts, seed, (int)threads);
-				double *proba = ns_malloc((tn ? tn : 1) * ts.k * sizeof(double));
 				struct ns_metrics met;
-				st = proba ? ns_model_fit(&cr->params, &d, &o, &m, &diag)
-					   : NS_ERR_NOMEM;
+				st = ns_model_fit(&cr->params, &d, &o, &m, &diag);
 				if (st == NS_OK)
-					st = ns_model_predict_proba(m, tx, tn, proba);
-				if (st == NS_OK)
-					st = ns_metrics_compute(ty, proba, tn, ts.k, sp.positive,
-								&met);
+					st = cli_evaluate(m, tx, ty, tn, sp.positive, &met);
 				if (st == NS_OK) {
-					double s = sp.scoring == NS_SCORE_ACCURACY   ? met.accuracy
-						   : sp.scoring == NS_SCORE_MACRO_F1 ? met.macro_f1
-						   : sp.scoring == NS_SCORE_ROC_AUC  ? met.roc_auc
-						   : sp.scoring == NS_SCORE_LOG_LOSS ? -met.log_loss
-						   : sp.positive >= 0                ? met.f1
-										     : met.macro_f1;
-					snprintf(testcol, sizeof(testcol), "%.4f", s);
+					snprintf(testcol, sizeof(testcol), "%.4f",
+						 ns_metrics_score(&met, sp.scoring));
 					ns_metrics_fini(&met);
 				}
-				ns_free(proba);
 				ns_model_free(m);
 				if (st != NS_OK) {
 					rc = cli_fail(cli, st, &diag);

@@ -169,3 +169,15 @@ int cli_parse_u64(const char *s, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+enum ns_status cli_evaluate(const struct ns_model *m, const double *x, const uint32_t *y, size_t n,
+			    long positive, struct ns_metrics *out)
+{
+	uint32_t k = ns_model_n_classes(m);
+	double *proba = ns_malloc((n ? n : 1) * k * sizeof(double));
+	enum ns_status st = proba ? ns_model_predict_proba(m, x, n, proba) : NS_ERR_NOMEM;
+	if (st == NS_OK)
+		st = ns_metrics_compute(y, proba, n, k, positive, out);
+	ns_free(proba);
+	return st;
+}

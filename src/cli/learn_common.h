@@ -35,5 +35,8 @@ enum ns_status cli_attach_prep(struct ns_model *m, const struct cli_trainset *t,
 			       struct ns_diag *diag);
 void cli_print_metrics(const struct ns_metrics *m, const struct cli_trainset *t, const char *title);
 int cli_parse_u64(const char *s, uint64_t *out);
+/* Predicts n rows of x and computes the metrics against y (positive: the threat class). */
+enum ns_status cli_evaluate(const struct ns_model *m, const double *x, const uint32_t *y, size_t n,
+			    long positive, struct ns_metrics *out);
 
 #endif

@@ -95,6 +95,17 @@ NS_API enum ns_status ns_frame_select_cols(const struct ns_frame *f, const size_
 NS_API enum ns_status ns_frame_append(struct ns_frame *dst, const struct ns_frame *src,
 				      struct ns_diag *diag);
 
+/*
+ * Writes rows [0, n) of the frame - all rows when `rows` is NULL, else the
+ * listed rows in order - as CSV to `fp`: a header of the column names (when
+ * `header`), numbers in shortest round-trip form, categories as text, missing
+ * cells empty.  NS_ERR_IO on a write error (the output is then partial: write
+ * into an ns_atomic_file), NS_ERR_INVALID for a row index out of range.
+ */
+NS_API enum ns_status ns_frame_write_csv(const struct ns_frame *f, const size_t *rows, size_t n,
+					 bool header, char delimiter, FILE *fp,
+					 struct ns_diag *diag);
+
 /** Bytes of heap memory held by the frame (data, dictionaries, names). */
 NS_API size_t ns_frame_memory(const struct ns_frame *f);
 

@@ -18,5 +18,12 @@
 #include "netsec/prep.h"
 #include "netsec/search.h"
 #include "netsec/store.h"
+#include "netsec/impute.h"
+#include "netsec/json.h"
+#include "netsec/npy.h"
+#include "netsec/pipeline.h"
+#include "netsec/registry.h"
+#include "netsec/stats.h"
+#include "netsec/track.h"
 
 #endif

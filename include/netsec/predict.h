@@ -27,6 +27,8 @@ extern "C" {
 /* Attachment tags under which a trained model carries its encoder and schema. */
 #define NS_ATTACH_ENCODER "PREP"
 #define NS_ATTACH_SCHEMA "SCHM"
+/* The fitted KNN imputer (netsec train); its gaps-filling runs before predicting. */
+#define NS_ATTACH_IMPUTER "IMPT"
 
 struct ns_prediction_row {
 	size_t n_fields;

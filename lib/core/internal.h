@@ -42,4 +42,7 @@ void ns__free_strings(char **v, size_t n);
 /* True when name is 1..64 chars of [A-Za-z0-9_.-]. */
 bool ns__valid_name(const char *name);
 
+/* Appends `s` as a JSON string literal (quoted, escaped; lib/learn/model.c). */
+enum ns_status ns__json_string(struct ns__buf *b, const char *s);
+
 #endif

@@ -10,11 +10,13 @@
 #include <stdio.h>
 
 #include "learn/family.h"
+#include "netsec/impute.h"
 #include "netsec/predict.h"
 
 struct ns_predictor {
 	const struct ns_model *model;
 	struct ns_encoder *enc;
+	struct ns_imputer *imp; /* from the "IMPT" attachment, or NULL */
 	struct ns_schema *schema;
 	size_t *map;
 	struct ns_predictor_params params;
@@ -92,6 +94,12 @@ static enum ns_status flush_block(struct ns_predictor *p)
 	enum ns_status st;
 	if (p->n_block == 0)
 		return NS_OK;
+	if (p->imp) {
+		/* Gaps are filled as in training (the imputer fitted there). */
+		st = ns_imputer_transform(p->imp, p->x, p->n_block, NULL, NULL);
+		if (st != NS_OK)
+			return st;
+	}
 	st = ns_model_predict_proba(p->model, p->x, p->n_block, p->proba);
 	if (st != NS_OK)
 		return st;
@@ -221,6 +229,7 @@ void ns_predictor_free(struct ns_predictor *p)
 	ns_csv_reader_free(p->reader);
 	ns_validator_free(p->validator);
 	ns_encoder_free(p->enc);
+	ns_imputer_free(p->imp);
 	ns_schema_free(p->schema);
 	ns_free(p->map);
 	ns_free(p->values);
@@ -264,6 +273,16 @@ enum ns_status ns_predictor_create(const struct ns_model *m, const struct ns_pre
 	st = ns_model_encoder(m, &p->enc, diag);
 	if (st == NS_OK)
 		st = ns_model_schema(m, &p->schema, diag);
+	if (st == NS_OK) {
+		const uint8_t *data;
+		size_t len;
+		if (ns_model_attachment(m, NS_ATTACH_IMPUTER, &data, &len)) {
+			st = ns_imputer_from_buffer(data, len, &p->imp, diag);
+			if (st == NS_OK && ns_imputer_n_features(p->imp) != ns_model_n_features(m))
+				st = ns_diag_set(diag, NS_ERR_SCHEMA,
+						 "the model's imputer does not match the model");
+		}
+	}
 	if (st != NS_OK)
 		goto fail;
 	if (ns_encoder_n_features(p->enc) != ns_model_n_features(m) ||

@@ -20,6 +20,7 @@ enum cli_exit {
 	CLI_USAGE = 2, /* wrong command-line usage */
 	CLI_IO = 3, /* a file or the store could not be read or written */
 	CLI_INTERNAL = 4, /* out of memory or an internal error */
+	CLI_GATE = 5, /* a quality gate stopped the run (expected score, drift) */
 };
 
 struct cli {
@@ -58,6 +59,8 @@ int cmd_fit(struct cli *cli, int argc, char **argv);
 int cmd_search(struct cli *cli, int argc, char **argv);
 int cmd_predict(struct cli *cli, int argc, char **argv);
 int cmd_models(struct cli *cli, int argc, char **argv);
+int cmd_train(struct cli *cli, int argc, char **argv);
+int cmd_drift(struct cli *cli, int argc, char **argv);
 
 #endif
 

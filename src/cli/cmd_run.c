@@ -1,10 +1,11 @@
 /*
  * src/cli/cmd_run.c - `netsec run`: the main job on the embedded default.
  *
- * Today: ingest the bundled dataset (data/phisingData.csv with
- * data/schema.yaml) into the embedded store, then summarise the collection:
- * size, column types, class balance with the threat share, missing cells and
- * exact duplicate rows.  Training and serving extend this command later.
+ * Ingest the bundled dataset (data/phisingData.csv with data/schema.yaml)
+ * into the embedded store, summarise the collection (size, column types,
+ * class balance with the threat share, missing cells, exact duplicate rows),
+ * then train on it (`netsec train -c COLLECTION`).  Serving extends this
+ * command later.
  */
 #include <getopt.h>
 #include <math.h>
@@ -16,9 +17,10 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"Usage: netsec run [--data FILE] [--schema S] [--collection NAME]\n\n"
+		"Usage: netsec run [--data FILE] [--schema S] [--collection NAME] [--no-train]\n\n"
 		"The main job: ingests the dataset into the store (once; a file already\n"
-		"ingested is not stored again) and prints a summary of the collection.\n"
+		"ingested is not stored again), prints a summary of the collection, then\n"
+		"trains on it as `netsec train -c COLLECTION` does (unless --no-train).\n"
 		"Defaults: the bundled phishing dataset, DATA_DIR/phisingData.csv with\n"
 		"DATA_DIR/schema.yaml (DATA_DIR: $NETSEC_DATA_DIR or %s), collection\n"
 		"named by the schema, store $NETSEC_STORE or %s.\n",
@@ -157,6 +159,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
 					     {"schema", required_argument, NULL, 's'},
 					     {"collection", required_argument, NULL, 'c'},
+					     {"no-train", no_argument, NULL, 'n'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	char data_path[4096], schema_path[4096];
@@ -171,6 +174,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	enum ns_status st;
 	double t0 = cli_now();
 	int c, rc = CLI_OK;
+	bool train = true;
 
 	while ((c = getopt_long(argc, argv, "d:s:c:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -182,6 +186,9 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			break;
 		case 'c':
 			collection = optarg;
+			break;
+		case 'n':
+			train = false;
 			break;
 		case 'h':
 			usage(stdout);
@@ -211,7 +218,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(cli, st, &diag);
 		goto out;
 	}
-	cli_info(cli, "[1/2] ingest %s -> '%s' (%s)\n", data_path, collection, cli->store_uri);
+	cli_info(cli, "[1/%d] ingest %s -> '%s' (%s)\n", train ? 3 : 2, data_path, collection,
+		 cli->store_uri);
 	ip.collection = collection;
 	st = ns_store_ingest_csv(store, data_path, schema, &ip, cli_print_problem, &pp, &res,
 				 &diag);
@@ -226,7 +234,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	else
 		cli_info(cli, "      stored %llu rows (sha256 %.16s...)\n",
 			 (unsigned long long)res.n_rows, res.sha256);
-	cli_info(cli, "[2/2] summarise '%s'\n", collection);
+	cli_info(cli, "[2/%d] summarise '%s'\n", train ? 3 : 2, collection);
 	st = ns_store_read_frame(store, collection, &frame, &diag);
 	if (st != NS_OK) {
 		rc = cli_fail(cli, st, &diag);
@@ -234,7 +242,16 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	}
 	if (cli->verbosity >= 1)
 		print_summary(schema, frame, collection, cli->store_uri);
-	cli_info(cli, "\ndone in %.2f s\n", cli_now() - t0);
+	if (train) {
+		char *targv[] = {"train", "-c", (char *)collection, NULL};
+		cli_info(cli, "\n[3/3] train on '%s'\n", collection);
+		fflush(stdout);
+		optind = 0; /* a fresh getopt scan for the train command */
+		rc = cmd_train(cli, 3, targv);
+		if (rc != CLI_OK)
+			goto out;
+	}
+	cli_info(cli, "\nmain job done in %.2f s\n", cli_now() - t0);
 out:
 	ns_frame_free(frame);
 	ns_store_close(store);

@@ -26,8 +26,12 @@ static const struct cli_command commands[] = {
 	{"store", "list or drop the collections of a store", cmd_store},
 	{"fit", "train one model family on a CSV file and write a model file", cmd_fit},
 	{"search", "grid search with cross-validation over the families; leaderboard", cmd_search},
+	{"train", "the training pipeline: split, validate, drift, prepare, search, register",
+	 cmd_train},
+	{"drift", "compare new data with reference data, column by column (KS, chi-square)",
+	 cmd_drift},
 	{"predict", "predict a CSV file with a model file", cmd_predict},
-	{"models", "verify a model file", cmd_models},
+	{"models", "model registry: add, list, show, promote, rollback, check", cmd_models},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -49,6 +53,8 @@ int cli_exit_for(enum ns_status st)
 	case NS_ERR_IO:
 	case NS_ERR_STORE:
 		return CLI_IO;
+	case NS_ERR_ABORTED:
+		return CLI_GATE;
 	default:
 		return CLI_INTERNAL;
 	}
@@ -154,7 +160,8 @@ static void print_help(FILE *fp, const char *prog)
 		"  -h, --help         this help; 'COMMAND --help' for a command\n"
 		"  -V, --version      print the version\n\n"
 		"Exit codes: 0 success, 1 invalid input (validation or parse error),\n"
-		"2 usage error, 3 I/O or store error, 4 internal error.\n",
+		"2 usage error, 3 I/O or store error, 4 internal error, 5 a gate stopped\n"
+		"the run (train: expected score; drift).\n",
 		NS_STORE_DEFAULT_URI);
 }
 

@@ -7,7 +7,12 @@
  *   bench_learn predict FAMILY PARAMS X.f64 Y.u32 N D THREADS REPEAT
  *       fits, then predicts the training rows REPEAT times (one thread per
  *       call) and prints "predict ROWS_PER_SECOND".
- * Each prints the median of 3 runs.
+ *   bench_learn search X.f64 Y.u32 N D THREADS [POSITIVE]
+ *       runs the default grid search (all six families, cv=3, F1 of class
+ *       POSITIVE, default 0) and prints every candidate's fold scores with
+ *       %.17g, then "search SECONDS": a diff of two outputs (minus the last
+ *       line) shows whether a change altered any score.
+ * fit and predict print the median of 3 runs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +20,7 @@
 #include <time.h>
 
 #include "netsec/learn.h"
+#include "netsec/search.h"
 
 static double now(void)
 {
@@ -41,6 +47,50 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int search(int argc, char **argv)
+{
+	size_t n = strtoull(argv[4], NULL, 10), dim = strtoull(argv[5], NULL, 10);
+	double *x = slurp(argv[2], n * dim * sizeof(double));
+	uint32_t *y = slurp(argv[3], n * sizeof(uint32_t)), k = 0;
+	struct ns_grid grids[16];
+	size_t n_grids = ns_family_count();
+	struct ns_search_params sp = ns_search_params_default();
+	struct ns_fit_options o = ns_fit_options_default();
+	struct ns_search_results r;
+	struct ns_dataset d;
+	struct ns_diag diag;
+	double t0;
+	for (size_t i = 0; i < n; i++)
+		if (y[i] + 1 > k)
+			k = y[i] + 1;
+	d = (struct ns_dataset){n, dim, x, y, k, NULL};
+	for (size_t g = 0; g < n_grids && g < 16; g++)
+		ns_grid_default(&grids[g], ns_family_at(g));
+	sp.n_threads = atoi(argv[6]);
+	sp.positive = argc > 7 ? atoi(argv[7]) : 0;
+	t0 = now();
+	if (ns_search_run(grids, n_grids, &d, &o, &sp, &r, &diag) != NS_OK) {
+		fprintf(stderr, "bench_learn: search: %s\n", diag.message);
+		return 1;
+	}
+	t0 = now() - t0;
+	for (size_t g = 0; g < r.n_families; g++)
+		for (size_t c = 0; c < r.families[g].n_candidates; c++) {
+			const struct ns_candidate_result *cr = &r.families[g].candidates[c];
+			char buf[512];
+			ns_params_format(&cr->params, buf, sizeof(buf));
+			printf("%s %s", ns_family_name(r.families[g].family), buf);
+			for (uint32_t f = 0; f < sp.cv; f++)
+				printf(" %.17g", cr->fold_scores[f]);
+			printf(" rank %zu\n", cr->rank);
+		}
+	printf("search %.4f\n", t0);
+	ns_search_results_fini(&r);
+	free(x);
+	free(y);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const struct ns_family *f;
@@ -52,6 +102,8 @@ int main(int argc, char **argv)
 	double *x, t[3];
 	uint32_t *y, k = 0;
 	int predict;
+	if (argc >= 7 && strcmp(argv[1], "search") == 0)
+		return search(argc, argv);
 	if (argc < 8) {
 		fprintf(stderr,
 			"usage: bench_learn fit|predict FAMILY PARAMS X Y N D THREADS [REPEAT]\n");

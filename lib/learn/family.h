@@ -101,6 +101,15 @@ uint64_t ns__rng_below(struct ns__rng *r, uint64_t n);
 /* Uniform double in [0, 1). */
 double ns__rng_uniform(struct ns__rng *r);
 
+/*
+ * Scores n_var variants of model m at once (see predict_proba_multi): through
+ * the family's op when it has one, else one predict_proba() per variant
+ * (then pv is ignored).  Errors: NS_ERR_INVALID, NS_ERR_NOMEM.
+ */
+enum ns_status ns__model_predict_proba_multi(const struct ns_model *m, const double *x, size_t n,
+					     size_t n_var, const size_t *n_est, const double *pv,
+					     double *const *out);
+
 /* Number of threads to use for `requested` (0: cores available, capped). */
 int ns__threads(int requested);
 
@@ -115,6 +124,18 @@ struct ns__family_ops {
 	enum ns_status (*save)(const void *impl, struct ns__wbuf *w);
 	enum ns_status (*load)(struct ns__rbuf *r, const struct ns_params *p, size_t n_features,
 			       uint32_t n_classes, void **impl, struct ns_diag *diag);
+	/*
+	 * Optional: the probabilities of n_var variants of the fitted model in one
+	 * pass, each bit for bit what predict_proba() gives for it: variant v uses
+	 * the first n_est[v] members (0: all) and the value pv[v] of the family's
+	 * predict_param (ignored when it has none); out[v] receives n * n_classes
+	 * values.  The grid search scores a group of candidates with it.  Returns
+	 * NS_OK or NS_ERR_NOMEM; must not write to the model.
+	 */
+	enum ns_status (*predict_proba_multi)(const void *impl, const double *x, size_t n,
+					      size_t n_features, uint32_t n_classes, size_t n_var,
+					      const size_t *n_est, const double *pv,
+					      double *const *out);
 	/* Appends a JSON object of family details (e.g. tree count, depth) to b. */
 	enum ns_status (*describe)(const void *impl, struct ns__buf *b);
 	void (*free)(void *impl);
@@ -129,6 +150,10 @@ struct ns_family {
 	const struct ns_param_def *params;
 	size_t n_params;
 	const char *prefix_param; /* "n_estimators" or NULL */
+	/* A parameter that only prediction reads (knn's "weights"), or NULL: the
+	 * search fits candidates differing only in it (and the prefix) once, and
+	 * needs predict_proba_multi to score them. */
+	const char *predict_param;
 	const struct ns__family_ops *ops;
 };
 

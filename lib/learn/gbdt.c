@@ -36,7 +36,8 @@
  * Growing: level by level (one batch of parallel passes per level, so few
  * synchronisations per tree), falling back to depth-first node by node when a
  * level would hold more than HIST_BUDGET of histograms.  Bin codes are uint8,
- * column-major; a node histogram holds (sum w r, count) per bin (and sum w for
+ * column-major (and row-major for the packed kernel's few-bin features, see
+ * pk_pass()); a node histogram holds (sum w r, count) per bin (and sum w for
  * weighted fits); of two children the smaller is built from its rows and the
  * larger is the parent's minus the smaller's, and children that will be
  * leaves get none.  Rows sit contiguous per node in one index array, their
@@ -57,12 +58,22 @@
 #include "learn/family.h"
 #include "learn/hist_bin.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define PK_KERNEL 1
+#define PK_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
+#endif
+
 #define LEAF 0xFFFFFFFFu
 #define MISSING_LEFT 0x80000000u
 #define FEATURE_MASK 0x7FFFFFFFu
 #define F32_EPS 1.1920928955078125e-07
 
 enum { PRED_BLOCK = 64, SMALL_BINS = 32 };
+/* The packed histogram kernel: features of at most PK_SLOTS histogram slots
+ * (value bins and the missing bin), PK_LANES at a time; used when at least
+ * PK_MIN features qualify. */
+enum { PK_LANES = 32, PK_SLOTS = 4, PK_MIN = 8 };
 
 /*
  * Rows per block of a batched pass (it fixes the summation order, so it is a
@@ -238,6 +249,60 @@ static void gbdt_predict_proba(const void *impl, const double *x, size_t n, size
 	}
 }
 
+/*
+ * Several prefixes at once (the grid search's n_estimators): the trees are
+ * walked once, and each variant's scores are taken when its last iteration
+ * is added, then turned into probabilities: the same sums, in the same order,
+ * as gbdt_predict_proba() with that prefix.
+ */
+static enum ns_status gbdt_predict_proba_multi(const void *impl, const double *x, size_t n,
+					       size_t n_features, uint32_t n_classes, size_t n_var,
+					       const size_t *n_est, const double *pv,
+					       double *const *out)
+{
+	const struct gbdt *m = impl;
+	const uint32_t T = m->tpi;
+	const uint32_t *col = T == 1 ? m->present + 1 : m->present;
+	size_t n_iter = 0, *iters = ns_malloc(n_var * sizeof(size_t));
+	double *ob = ns_malloc((size_t)PRED_BLOCK * n_classes * sizeof(double));
+	(void)pv;
+	if (!iters || !ob) {
+		ns_free(iters);
+		ns_free(ob);
+		return NS_ERR_NOMEM;
+	}
+	for (size_t v = 0; v < n_var; v++) {
+		iters[v] = n_est[v] == 0 || n_est[v] > m->n_iter ? m->n_iter : n_est[v];
+		if (iters[v] > n_iter)
+			n_iter = iters[v];
+	}
+	for (size_t i0 = 0; i0 < n; i0 += PRED_BLOCK) {
+		size_t nb = n - i0 < PRED_BLOCK ? n - i0 : PRED_BLOCK;
+		for (size_t r = 0; r < nb; r++)
+			for (uint32_t k = 0; k < T; k++)
+				ob[r * n_classes + col[k]] = m->init[k];
+		for (size_t it = 0; it < n_iter; it++) {
+			for (uint32_t k = 0; k < T; k++) {
+				const struct gnode *t = m->nodes + m->tree_off[it * T + k];
+				for (size_t r = 0; r < nb; r++)
+					ob[r * n_classes + col[k]] +=
+						m->lr * tree_value(t, x + (i0 + r) * n_features);
+			}
+			for (size_t v = 0; v < n_var; v++) {
+				if (iters[v] != it + 1)
+					continue;
+				double *o = out[v] + i0 * n_classes;
+				memcpy(o, ob, nb * n_classes * sizeof(double));
+				for (size_t r = 0; r < nb; r++)
+					raw_to_proba(m, o + r * n_classes, n_classes);
+			}
+		}
+	}
+	ns_free(iters);
+	ns_free(ob);
+	return NS_OK;
+}
+
 static size_t gbdt_n_estimators(const void *impl)
 {
 	return ((const struct gbdt *)impl)->n_iter;
@@ -316,6 +381,19 @@ struct work {
 	const struct ns_dataset *d;
 	struct ns__hist_bins bins;
 	size_t n, nf, hist_len;
+	/*
+	 * Features of at most PK_SLOTS histogram slots, PK_LANES per chunk, with
+	 * their codes also kept row-major (rm: chunk c of row i at i * rm_stride +
+	 * c * PK_LANES, 0xFF in unused lanes) for the packed histogram kernel;
+	 * the other features (all, without the kernel) go feature by feature.
+	 * A histogram pass over a node is n_items work items: chunks, then
+	 * unpacked features.
+	 */
+	uint8_t *rm;
+	size_t rm_stride, n_chunks, n_unpacked, n_items;
+	uint32_t *pk_feat; /* n_chunks * PK_LANES features, UINT32_MAX: unused lane */
+	uint8_t *pk_live; /* per chunk: codes that occur are < pk_live */
+	uint32_t *unpacked;
 	uint32_t K, T;
 	uint32_t *cls; /* per row: position of its class among the present ones */
 	const double *wt;
@@ -327,8 +405,8 @@ struct work {
 	double *raw; /* n * T, row-major */
 	double *res; /* T * n, column-major: residuals y - p */
 	double *gw; /* n: w r of the current class (weighted fits only) */
-	uint32_t *all_rows, *bag;
-	size_t n_all, n_bag;
+	uint32_t *all_rows, *bag, *oob; /* oob: the rows not in the bag, ascending */
+	size_t n_all, n_bag, n_oob;
 	uint8_t *in_bag;
 	uint32_t *perm, *fperm;
 
@@ -367,12 +445,17 @@ struct work {
 static void work_fini(struct work *w)
 {
 	ns__hist_bins_fini(&w->bins);
+	ns_free(w->rm);
+	ns_free(w->pk_feat);
+	ns_free(w->pk_live);
+	ns_free(w->unpacked);
 	ns_free(w->cls);
 	ns_free(w->raw);
 	ns_free(w->res);
 	ns_free(w->gw);
 	ns_free(w->all_rows);
 	ns_free(w->bag);
+	ns_free(w->oob);
 	ns_free(w->in_bag);
 	ns_free(w->perm);
 	ns_free(w->fperm);
@@ -793,6 +876,160 @@ static void hist_feature(const struct work *w, size_t f, size_t b, size_t e, str
 		hist_large(col, w->idx, og, ow, b, e, h, hw, nb);
 }
 
+/*
+ * The packed kernel (x86-64 with AVX-512BW): for a chunk of up to 32
+ * features with few bins, one pass over the node's rows reads each row's 32
+ * codes at once and, per slot s, adds the row's w r to the sums of the lanes
+ * whose code is s (masked vector adds; the other lanes add nothing) and 1 to
+ * their byte counters.  The copies of hist_small() are kept exactly: copy u
+ * is its own pass over the rows b + u, b + u + 4, .., so every (feature, bin)
+ * sum adds the same values in the same order as the scalar kernels, and the
+ * copies merge in the same order (counts are exact either way).  Byte
+ * counters flush every 255 rows.
+ */
+#ifdef PK_KERNEL
+static inline __attribute__((always_inline)) PK_TARGET void pk_pass(
+	const uint8_t *rm, size_t stride, const uint32_t *idx, const double *og, size_t j, size_t e,
+	size_t step, const unsigned S, double sum[PK_SLOTS][PK_LANES],
+	uint32_t cnt[PK_SLOTS][PK_LANES])
+{
+	const __m256i one = _mm256_set1_epi8(1);
+	__m512d a00 = _mm512_setzero_pd(), a01 = a00, a02 = a00, a03 = a00;
+	__m512d a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+	__m512d a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+	__m512d a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+	__m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+	uint8_t t[PK_LANES];
+
+	while (j < e) {
+		const size_t stop = e - j > 255 * step ? j + 255 * step : e;
+		for (; j < stop; j += step) {
+			const __m256i codes =
+				_mm256_loadu_si256((const __m256i *)(rm + (size_t)idx[j] * stride));
+			const __m512d g = _mm512_set1_pd(og[j]);
+			__mmask32 m;
+#define PK_SLOT(s) \
+	if (S > s) { \
+		m = _mm256_cmpeq_epi8_mask(codes, _mm256_set1_epi8(s)); \
+		c##s = _mm256_mask_add_epi8(c##s, m, c##s, one); \
+		a##s##0 = _mm512_mask_add_pd(a##s##0, (__mmask8)m, a##s##0, g); \
+		a##s##1 = _mm512_mask_add_pd(a##s##1, (__mmask8)(m >> 8), a##s##1, g); \
+		a##s##2 = _mm512_mask_add_pd(a##s##2, (__mmask8)(m >> 16), a##s##2, g); \
+		a##s##3 = _mm512_mask_add_pd(a##s##3, (__mmask8)(m >> 24), a##s##3, g); \
+	}
+			PK_SLOT(0)
+			PK_SLOT(1)
+			PK_SLOT(2)
+			PK_SLOT(3)
+#undef PK_SLOT
+		}
+#define PK_FLUSH(s) \
+	if (S > s) { \
+		_mm256_storeu_si256((__m256i *)t, c##s); \
+		for (int l = 0; l < PK_LANES; l++) \
+			cnt[s][l] += t[l]; \
+		c##s = _mm256_setzero_si256(); \
+	}
+		PK_FLUSH(0)
+		PK_FLUSH(1)
+		PK_FLUSH(2)
+		PK_FLUSH(3)
+#undef PK_FLUSH
+	}
+#define PK_STORE(s) \
+	if (S > s) { \
+		_mm512_storeu_pd(sum[s], a##s##0); \
+		_mm512_storeu_pd(sum[s] + 8, a##s##1); \
+		_mm512_storeu_pd(sum[s] + 16, a##s##2); \
+		_mm512_storeu_pd(sum[s] + 24, a##s##3); \
+	}
+	PK_STORE(0)
+	PK_STORE(1)
+	PK_STORE(2)
+	PK_STORE(3)
+#undef PK_STORE
+}
+
+#define PK_PASS_S(S_) \
+	static PK_TARGET void pk_pass_##S_(const uint8_t *rm, size_t stride, const uint32_t *idx, \
+					   const double *og, size_t j, size_t e, size_t step, \
+					   double sum[PK_SLOTS][PK_LANES], \
+					   uint32_t cnt[PK_SLOTS][PK_LANES]) \
+	{ \
+		pk_pass(rm, stride, idx, og, j, e, step, S_, sum, cnt); \
+	}
+PK_PASS_S(1)
+PK_PASS_S(2)
+PK_PASS_S(3)
+PK_PASS_S(4)
+#undef PK_PASS_S
+
+static bool pk_supported(void)
+{
+	return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+#else
+static bool pk_supported(void)
+{
+	return false;
+}
+#endif
+
+/*
+ * Histograms of the features of chunk c over the rows idx[b, e) into h (a
+ * whole node histogram: each feature at its offset), equal bit for bit to
+ * hist_feature()'s.  Slots no code reaches (>= pk_live) are 0.
+ */
+static void pk_chunk_hist(const struct work *w, size_t c, size_t b, size_t e, struct hbin *h)
+{
+	double sum[4][PK_SLOTS][PK_LANES];
+	uint32_t cnt[PK_SLOTS][PK_LANES];
+	const unsigned S = w->pk_live[c];
+	const size_t C = e - b >= 4 * SMALL_BINS ? 4 : 1; /* hist_small() or hist_large() */
+
+	memset(cnt, 0, sizeof(cnt));
+#ifdef PK_KERNEL
+	for (size_t u = 0; u < C; u++) {
+		const uint8_t *rm = w->rm + c * PK_LANES;
+		switch (S) {
+		case 1:
+			pk_pass_1(rm, w->rm_stride, w->idx, w->og, b + u, e, C, sum[u], cnt);
+			break;
+		case 2:
+			pk_pass_2(rm, w->rm_stride, w->idx, w->og, b + u, e, C, sum[u], cnt);
+			break;
+		case 3:
+			pk_pass_3(rm, w->rm_stride, w->idx, w->og, b + u, e, C, sum[u], cnt);
+			break;
+		default:
+			pk_pass_4(rm, w->rm_stride, w->idx, w->og, b + u, e, C, sum[u], cnt);
+			break;
+		}
+	}
+#else
+	(void)b;
+	(void)e;
+#endif
+	for (size_t l = 0; l < PK_LANES; l++) {
+		const uint32_t f = w->pk_feat[c * PK_LANES + l];
+		if (f == UINT32_MAX)
+			continue;
+		const size_t off = w->bins.hist_off[f], ns = w->bins.hist_off[f + 1] - off;
+		for (size_t s = 0; s < ns; s++) {
+			struct hbin *x = h + off + s;
+			if (s >= S) {
+				x->g = 0;
+				x->n = 0;
+				continue;
+			}
+			x->g = C == 4 ? (sum[0][s][l] + sum[1][s][l]) +
+						(sum[2][s][l] + sum[3][s][l])
+				      : sum[0][s][l];
+			x->n = (double)cnt[s][l];
+		}
+	}
+}
+
 static void hist_subtract(const struct work *w, size_t f, struct hbin *big, double *bigw,
 			  const struct hbin *small, const double *smallw)
 {
@@ -863,6 +1100,43 @@ static struct cand scan_feature(const struct work *w, size_t f, const struct hbi
 	return best;
 }
 
+/*
+ * Work item `it` of a histogram pass over the rows idx[b, e): the histogram
+ * of its features (a packed chunk, or one other feature) into slot S, scanned
+ * when scan_s; when P (the parent's slot) is given, P becomes the larger
+ * sibling's histogram, parent minus S, and is scanned too.
+ */
+static void hist_item(const struct work *w, size_t it, size_t b, size_t e, const struct slot *S,
+		      bool scan_s, const struct slot *P)
+{
+	if (it < w->n_chunks) {
+		pk_chunk_hist(w, it, b, e, S->h);
+		for (size_t l = 0; l < PK_LANES; l++) {
+			const uint32_t f = w->pk_feat[it * PK_LANES + l];
+			if (f == UINT32_MAX)
+				continue;
+			const size_t off = w->bins.hist_off[f];
+			if (scan_s)
+				S->c[f] = scan_feature(w, f, S->h + off, NULL);
+			if (P) {
+				hist_subtract(w, f, P->h + off, NULL, S->h + off, NULL);
+				P->c[f] = scan_feature(w, f, P->h + off, NULL);
+			}
+		}
+		return;
+	}
+	const size_t f = w->unpacked[it - w->n_chunks], off = w->bins.hist_off[f];
+	double *sw = S->hw ? S->hw + off : NULL;
+	hist_feature(w, f, b, e, S->h + off, sw);
+	if (scan_s)
+		S->c[f] = scan_feature(w, f, S->h + off, sw);
+	if (P) {
+		double *pw = P->hw ? P->hw + off : NULL;
+		hist_subtract(w, f, P->h + off, pw, S->h + off, sw);
+		P->c[f] = scan_feature(w, f, P->h + off, pw);
+	}
+}
+
 static bool splittable(const struct work *w, const struct bnode *nd)
 {
 	const struct sums *s = &nd->s;
@@ -924,15 +1198,11 @@ static enum ns_status root_histogram(struct work *w, struct bnode *root)
 	enum ns_status st = slot_get(w, &s);
 	if (st != NS_OK)
 		return st;
-	const size_t b = root->begin, e = root->end, nf = w->nf;
-	struct slot S = w->slots[s];
+	const size_t b = root->begin, e = root->end, nf = w->nf, n_items = w->n_items;
+	const struct slot S = w->slots[s];
 #pragma omp parallel for num_threads(w->nt) schedule(dynamic, 1) if ((e - b) * nf >= PAR_WORK)
-	for (size_t f = 0; f < nf; f++) {
-		size_t off = w->bins.hist_off[f];
-		double *hw = S.hw ? S.hw + off : NULL;
-		hist_feature(w, f, b, e, S.h + off, hw);
-		S.c[f] = scan_feature(w, f, S.h + off, hw);
-	}
+	for (size_t it = 0; it < n_items; it++)
+		hist_item(w, it, b, e, &S, true, NULL);
 	root->slot = s;
 	return NS_OK;
 }
@@ -1027,25 +1297,14 @@ static enum ns_status grow_step(struct work *w, const uint32_t *ids, size_t n, u
 
 	if (n_pair) {
 		const struct pair *pairs = w->pairs;
-		const size_t n_work = n_pair * nf;
-#pragma omp parallel num_threads(w->nt) if (rows * nf >= PAR_WORK)
-		{
-#pragma omp for schedule(dynamic, 1)
-			for (size_t t = 0; t < n_work; t++) {
-				const struct pair *q = &pairs[t / nf];
-				const size_t f = t % nf, off = w->bins.hist_off[f];
-				const struct bnode *sm = &w->bn[q->sm];
-				struct slot S = w->slots[q->ss], P = w->slots[q->ps];
-				double *sw = S.hw ? S.hw + off : NULL,
-				       *pw = P.hw ? P.hw + off : NULL;
-				hist_feature(w, f, sm->begin, sm->end, S.h + off, sw);
-				if (q->need_s)
-					S.c[f] = scan_feature(w, f, S.h + off, sw);
-				if (q->need_g) {
-					hist_subtract(w, f, P.h + off, pw, S.h + off, sw);
-					P.c[f] = scan_feature(w, f, P.h + off, pw);
-				}
-			}
+		const size_t n_items = w->n_items, n_work = n_pair * n_items;
+#pragma omp parallel for num_threads(w->nt) schedule(dynamic, 1) if (rows * nf >= PAR_WORK)
+		for (size_t t = 0; t < n_work; t++) {
+			const struct pair *q = &pairs[t / n_items];
+			const struct bnode *sm = &w->bn[q->sm];
+			const struct slot S = w->slots[q->ss], P = w->slots[q->ps];
+			hist_item(w, t % n_items, sm->begin, sm->end, &S, q->need_s,
+				  q->need_g ? &P : NULL);
 		}
 		for (size_t i = 0; i < n_pair; i++) {
 			const struct pair *q = &pairs[i];
@@ -1173,8 +1432,11 @@ static enum ns_status grow_tree(struct work *w, struct gbdt *m, size_t it, uint3
 	w->k = k;
 	w->r = w->res + (size_t)k * w->n;
 	if (w->wt) {
-		for (size_t i = 0; i < w->n; i++)
+		/* The bag's rows only: the others' residuals are not computed. */
+		for (size_t j = 0; j < w->n_bag; j++) {
+			const uint32_t i = w->bag[j];
 			w->gw[i] = w->wt[i] * w->r[i];
+		}
 		w->g = w->gw;
 	} else {
 		w->g = w->r;
@@ -1252,15 +1514,22 @@ static enum ns_status grow_tree(struct work *w, struct gbdt *m, size_t it, uint3
 
 /* ---- fitting: the boosting loop ---------------------------------------------------------- */
 
+/*
+ * Residuals of this iteration's rows (the bag; every row when there is no bag
+ * list): only they shape the trees and their leaves, so the other rows'
+ * residuals are never read.
+ */
 static void compute_residuals(struct work *w)
 {
-	const size_t n = w->n;
-	const uint32_t K = w->K, T = w->T;
-#pragma omp parallel for num_threads(w->nt) schedule(static) if (n >= PAR_ROWS)
-	for (size_t i = 0; i < n; i++) {
+	const uint32_t K = w->K, T = w->T, *bag = w->bag, *cls = w->cls;
+	const size_t n = w->n, n_rows = bag ? w->n_bag : n;
+	double *res = w->res;
+#pragma omp parallel for num_threads(w->nt) schedule(static) if (n_rows >= PAR_ROWS)
+	for (size_t j = 0; j < n_rows; j++) {
+		const size_t i = bag ? bag[j] : j;
 		const double *raw = w->raw + i * T;
 		if (K == 2) {
-			w->res[i] = (w->cls[i] == 1 ? 1.0 : 0.0) - expit(raw[0]);
+			res[i] = (cls[i] == 1 ? 1.0 : 0.0) - expit(raw[0]);
 			continue;
 		}
 		double mx = raw[0], s = 0;
@@ -1276,7 +1545,7 @@ static void compute_residuals(struct work *w)
 				p = 0;
 			else if (isinf(p))
 				p = DBL_MAX;
-			w->res[(size_t)k * n + i] = (w->cls[i] == k ? 1.0 : 0.0) - p;
+			res[(size_t)k * n + i] = (cls[i] == k ? 1.0 : 0.0) - p;
 		}
 	}
 }
@@ -1286,6 +1555,7 @@ static void draw_bag(struct work *w, size_t it)
 {
 	const size_t n = w->n;
 	if (w->subsample >= 1.0) {
+		/* w->oob holds the rows of weight 0 (set up once). */
 		memcpy(w->bag, w->all_rows, w->n_all * sizeof(uint32_t));
 		w->n_bag = w->n_all;
 		return;
@@ -1294,39 +1564,62 @@ static void draw_bag(struct work *w, size_t it)
 	if (n_inbag < 1)
 		n_inbag = 1;
 	struct ns__rng rng;
+	uint32_t *perm = w->perm, *bag = w->bag, *oob = w->oob;
+	uint8_t *in_bag = w->in_bag;
+	size_t n_bag = 0, n_oob = 0;
 	ns__rng_seed(&rng, w->seed, (uint64_t)it);
-	for (size_t i = 0; i < n; i++) {
-		w->perm[i] = (uint32_t)i;
-		w->in_bag[i] = 0;
-	}
+	for (size_t i = 0; i < n; i++)
+		perm[i] = (uint32_t)i;
+	memset(in_bag, 0, n);
 	for (size_t i = 0; i < n_inbag; i++) {
 		size_t j = i + (size_t)ns__rng_below(&rng, n - i);
-		uint32_t t = w->perm[i];
-		w->perm[i] = w->perm[j];
-		w->perm[j] = t;
-		w->in_bag[w->perm[i]] = 1;
+		uint32_t t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+		in_bag[perm[i]] = 1;
 	}
-	w->n_bag = 0;
-	for (size_t i = 0; i < n; i++)
-		if (w->in_bag[i] && row_w(w, (uint32_t)i) > 0)
-			w->bag[w->n_bag++] = (uint32_t)i;
+	/* Branch-free: the row is written to both lists and kept in one. */
+	if (w->wt)
+		for (size_t i = 0; i < n; i++)
+			in_bag[i] = in_bag[i] && w->wt[i] > 0;
+	for (size_t i = 0; i < n; i++) {
+		const bool keep = in_bag[i];
+		bag[n_bag] = (uint32_t)i;
+		oob[n_oob] = (uint32_t)i;
+		n_bag += keep;
+		n_oob += !keep;
+	}
+	w->n_bag = n_bag;
+	w->n_oob = n_oob;
 }
 
-/* Raw-score update of rows that did not reach the tree's leaves (out of bag, zero weight). */
-static void update_others(struct work *w, const struct gbdt *m, size_t tree, uint32_t k)
+/*
+ * Raw-score update of the rows that did not reach the tree's leaves (out of
+ * bag, zero weight), routed down the tree just grown by their bin codes:
+ * for training rows "code <= bin" is "x <= threshold" (hist_bin.h) and the
+ * missing bin is NaN, so each row gets the leaf the stored tree gives it.
+ */
+static void update_others(struct work *w, uint32_t k)
 {
-	const size_t n = w->n, nf = w->nf;
-	const struct gnode *t = m->nodes + m->tree_off[tree];
-	if (w->n_bag == n)
-		return;
-	for (size_t j = 0; j < w->n_bag; j++)
-		w->in_bag[w->bag[j]] = 2;
-#pragma omp parallel for num_threads(w->nt) schedule(static) if (n >= PAR_ROWS)
-	for (size_t i = 0; i < n; i++)
-		if (w->in_bag[i] != 2)
-			w->raw[i * w->T + k] += w->lr * tree_value(t, w->d->x + i * nf);
-	for (size_t j = 0; j < w->n_bag; j++)
-		w->in_bag[w->bag[j]] = 1;
+	const size_t n = w->n, n_oob = w->n_oob;
+	const uint32_t *oob = w->oob, T = w->T;
+	const struct bnode *bn = w->bn;
+	const uint8_t *codes = w->bins.codes;
+	const uint16_t *n_bins = w->bins.n_bins;
+	const double lr = w->lr;
+	double *raw = w->raw;
+#pragma omp parallel for num_threads(w->nt) schedule(static) if (n_oob >= PAR_ROWS)
+	for (size_t j = 0; j < n_oob; j++) {
+		const size_t i = oob[j];
+		uint32_t id = 0;
+		while (bn[id].left) {
+			const struct bnode *p = &bn[id];
+			const unsigned c = codes[(size_t)p->feat * n + i];
+			const bool go = c == n_bins[p->feat] ? p->missing_left : c <= p->bin;
+			id = p->left + !go;
+		}
+		raw[i * T + k] += lr * bn[id].value;
+	}
 }
 
 static size_t resolve_max_features(double v, size_t nf)
@@ -1343,6 +1636,53 @@ static size_t resolve_max_features(double v, size_t nf)
 	else
 		r = v >= (double)nf ? nf : (size_t)v;
 	return r < 1 ? 1 : (r > nf ? nf : r);
+}
+
+/* Chooses the packed features and lays out their row-major codes (see struct work). */
+static enum ns_status pack_setup(struct work *w)
+{
+	const size_t n = w->n, nf = w->nf;
+	size_t n_pk = 0, lane = 0;
+	w->unpacked = ns_malloc(nf * sizeof(uint32_t));
+	if (!w->unpacked)
+		return NS_ERR_NOMEM;
+	if (!w->wt && pk_supported())
+		for (size_t f = 0; f < nf; f++)
+			n_pk += w->bins.hist_off[f + 1] - w->bins.hist_off[f] <= PK_SLOTS;
+	if (n_pk < PK_MIN) {
+		for (size_t f = 0; f < nf; f++)
+			w->unpacked[f] = (uint32_t)f;
+		w->n_unpacked = w->n_items = nf;
+		return NS_OK;
+	}
+	w->n_chunks = (n_pk + PK_LANES - 1) / PK_LANES;
+	w->rm_stride = w->n_chunks * PK_LANES;
+	if (n > SIZE_MAX / w->rm_stride)
+		return NS_ERR_NOMEM;
+	w->rm = ns_malloc(n * w->rm_stride);
+	w->pk_feat = ns_malloc(w->rm_stride * sizeof(uint32_t));
+	w->pk_live = ns_calloc(w->n_chunks, 1);
+	if (!w->rm || !w->pk_feat || !w->pk_live)
+		return NS_ERR_NOMEM;
+	memset(w->rm, 0xFF, n * w->rm_stride);
+	for (size_t f = 0; f < nf; f++) {
+		if (w->bins.hist_off[f + 1] - w->bins.hist_off[f] > PK_SLOTS) {
+			w->unpacked[w->n_unpacked++] = (uint32_t)f;
+			continue;
+		}
+		const uint8_t *col = w->bins.codes + f * n;
+		const unsigned live = w->bins.n_bins[f] + (w->bins.has_missing[f] ? 1u : 0u);
+		uint8_t *dst = w->rm + lane;
+		if (live > w->pk_live[lane / PK_LANES])
+			w->pk_live[lane / PK_LANES] = (uint8_t)live;
+		w->pk_feat[lane++] = (uint32_t)f;
+		for (size_t i = 0; i < n; i++)
+			dst[i * w->rm_stride] = col[i];
+	}
+	for (; lane < w->rm_stride; lane++)
+		w->pk_feat[lane] = UINT32_MAX;
+	w->n_items = w->n_chunks + w->n_unpacked;
+	return NS_OK;
 }
 
 static enum ns_status gbdt_fit(const struct ns_params *p, const struct ns_dataset *d,
@@ -1442,6 +1782,8 @@ static enum ns_status gbdt_fit(const struct ns_params *p, const struct ns_datase
 	if (st != NS_OK)
 		goto nomem;
 	w.hist_len = w.bins.hist_off[nf];
+	if (pack_setup(&w) != NS_OK)
+		goto nomem;
 	w.max_open = HIST_BUDGET / 2 /
 		     (w.hist_len * (sizeof(struct hbin) + (w.wt ? sizeof(double) : 0)) +
 		      nf * sizeof(struct cand));
@@ -1454,6 +1796,7 @@ static enum ns_status gbdt_fit(const struct ns_params *p, const struct ns_datase
 	w.gw = w.wt ? ns_malloc(n * sizeof(double)) : NULL;
 	w.all_rows = ns_malloc(n * sizeof(uint32_t));
 	w.bag = ns_malloc(n * sizeof(uint32_t));
+	w.oob = ns_malloc(n * sizeof(uint32_t));
 	w.in_bag = ns_calloc(n, 1);
 	w.perm = w.subsample < 1.0 ? ns_malloc(n * sizeof(uint32_t)) : NULL;
 	w.fperm = ns_malloc(nf * sizeof(uint32_t));
@@ -1464,14 +1807,16 @@ static enum ns_status gbdt_fit(const struct ns_params *p, const struct ns_datase
 	w.tmpg = ns_malloc(n * sizeof(double));
 	w.tmpw = w.wt ? ns_malloc(n * sizeof(double)) : NULL;
 	if (!w.raw || !w.res || (w.wt && (!w.gw || !w.ow || !w.tmpw)) || !w.all_rows || !w.bag ||
-	    !w.in_bag || (w.subsample < 1.0 && !w.perm) || !w.fperm || !w.idx || !w.tmp || !w.og ||
-	    !w.tmpg)
+	    !w.oob || !w.in_bag || (w.subsample < 1.0 && !w.perm) || !w.fperm || !w.idx || !w.tmp ||
+	    !w.og || !w.tmpg)
 		goto nomem;
 	for (size_t i = 0; i < n; i++) {
 		memcpy(w.raw + i * w.T, m->init, w.T * sizeof(double));
 		if (row_w(&w, (uint32_t)i) > 0) {
 			w.all_rows[w.n_all++] = (uint32_t)i;
 			w.in_bag[i] = 1;
+		} else {
+			w.oob[w.n_oob++] = (uint32_t)i;
 		}
 	}
 	/* Shallow trees: reserve every node now; deep ones grow the array. */
@@ -1502,7 +1847,7 @@ static enum ns_status gbdt_fit(const struct ns_params *p, const struct ns_datase
 				st = ns_diag_set(diag, NS_ERR_LIMIT, "gbdt: too many tree nodes");
 				goto out;
 			}
-			update_others(&w, m, tree, k);
+			update_others(&w, k);
 		}
 	}
 	m->tree_off[(size_t)m->n_iter * w.T] = (uint32_t)m->n_nodes;
@@ -1710,6 +2055,7 @@ static enum ns_status gbdt_describe(const void *impl, struct ns__buf *b)
 static const struct ns__family_ops gbdt_ops = {
 	.fit = gbdt_fit,
 	.predict_proba = gbdt_predict_proba,
+	.predict_proba_multi = gbdt_predict_proba_multi,
 	.n_estimators = gbdt_n_estimators,
 	.feature_importance = gbdt_feature_importance,
 	.save = gbdt_save,

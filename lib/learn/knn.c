@@ -284,17 +284,21 @@ static void kbest_finish(struct kbest *b)
 
 /* ---- predict ---------------------------------------------------------------------------- */
 
-/* Class probabilities of one query from its sorted neighbour list. */
-static void vote(const struct knn *m, const struct kbest *b, uint32_t n_classes, double *out)
+/*
+ * Class probabilities of one query from the first `count` entries of its
+ * sorted neighbour list (uniform or distance weights).
+ */
+static void vote(const struct knn *m, const struct kbest *b, size_t count, bool distance,
+		 uint32_t n_classes, double *out)
 {
 	bool zero = false;
 	double total = 0.0;
 	memset(out, 0, n_classes * sizeof(double));
-	if (m->distance) {
-		for (size_t t = 0; t < b->count; t++)
+	if (distance) {
+		for (size_t t = 0; t < count; t++)
 			if (b->dist[t] == 0.0)
 				zero = true;
-		for (size_t t = 0; t < b->count; t++) {
+		for (size_t t = 0; t < count; t++) {
 			double dd = m->p == 2 ? sqrt(b->dist[t]) : b->dist[t], w;
 			if (zero)
 				w = dd == 0.0 ? 1.0 : 0.0;
@@ -312,20 +316,32 @@ static void vote(const struct knn *m, const struct kbest *b, uint32_t n_classes,
 		/* Every neighbour infinitely far: fall back to counting. */
 		memset(out, 0, n_classes * sizeof(double));
 	}
-	for (size_t t = 0; t < b->count; t++)
+	for (size_t t = 0; t < count; t++)
 		out[m->y[b->idx[t]]] += 1.0;
 	for (uint32_t c = 0; c < n_classes; c++)
-		out[c] /= (double)b->count;
+		out[c] /= (double)count;
 }
+
+/* What to predict: n_var variants, each voting with its first kv[v] neighbours
+ * (the lists hold k = max kv) and its weights, into out[v]. */
+struct variants {
+	size_t n_var, k;
+	const size_t *kv;
+	const bool *distance;
+	double *const *out;
+};
 
 /*
  * Queries [q0, q1) (at most KNN_QB): scan the training tiles in order, then
- * vote.  dist/idx hold (q1 - q0) lists of k entries.
+ * vote.  dist/idx hold (q1 - q0) lists of k entries.  The k' nearest are the
+ * first k' of the k nearest, so each variant's vote equals that of a model
+ * with its own n_neighbors.
  */
-static void predict_block(const struct knn *m, const double *x, size_t q0, size_t q1, size_t k,
-			  double *dist, uint32_t *idx, uint32_t n_classes, double *out)
+static void predict_block_multi(const struct knn *m, const double *x, size_t q0, size_t q1,
+				const struct variants *vs, double *dist, uint32_t *idx,
+				uint32_t n_classes)
 {
-	const size_t d = m->n_features, nq = q1 - q0, nb = n_blocks(m->n_train);
+	const size_t d = m->n_features, nq = q1 - q0, nb = n_blocks(m->n_train), k = vs->k;
 	const size_t tile_blocks = KNN_TILE / KNN_RB;
 	struct kbest lists[KNN_QB];
 	double dd[KNN_QM][KNN_RB];
@@ -361,25 +377,44 @@ static void predict_block(const struct knn *m, const double *x, size_t q0, size_
 	}
 	for (size_t q = 0; q < nq; q++) {
 		kbest_finish(&lists[q]);
-		vote(m, &lists[q], n_classes, out + (q0 + q) * n_classes);
+		for (size_t v = 0; v < vs->n_var; v++) {
+			size_t count = vs->kv[v] < lists[q].count ? vs->kv[v] : lists[q].count;
+			vote(m, &lists[q], count, vs->distance[v], n_classes,
+			     vs->out[v] + (q0 + q) * n_classes);
+		}
 	}
 }
 
-static void knn_predict_proba(const void *impl, const double *x, size_t n, size_t n_features,
-			      uint32_t n_classes, size_t n_estimators, double *out)
+/* One variant: k neighbours, the model's weights (what the unit test checks
+ * against a naive search; inline, so unused here without a warning). */
+static inline void predict_block(const struct knn *m, const double *x, size_t q0, size_t q1,
+				 size_t k, double *dist, uint32_t *idx, uint32_t n_classes,
+				 double *out)
 {
-	const struct knn *m = impl;
-	size_t k = m->k, qb;
+	struct variants vs = {1, k, &k, &m->distance, &out};
+	predict_block_multi(m, x, q0, q1, &vs, dist, idx, n_classes);
+}
+
+/* The neighbours used for a prefix of n_estimators (0: the model's k). */
+static size_t prefix_k(const struct knn *m, size_t n_estimators)
+{
+	size_t k = m->k;
+	if (n_estimators > 0 && n_estimators < k)
+		k = n_estimators;
+	return k > m->n_train ? m->n_train : k;
+}
+
+/* Predicts the variants vs; false when memory for the neighbour lists ran out
+ * (those rows are then NaN). */
+static bool predict_variants(const struct knn *m, const double *x, size_t n, uint32_t n_classes,
+			     const struct variants *vs)
+{
+	size_t k = vs->k, qb;
 	long nblk;
 	int nt = ns__threads(0);
 	double work = (double)n * (double)m->n_train * (double)m->n_features;
 	bool failed = false;
-	(void)n_features;
 
-	if (n_estimators > 0 && n_estimators < k)
-		k = n_estimators;
-	if (k > m->n_train)
-		k = m->n_train;
 	/* Queries per block: 64, fewer for large k so the lists stay near 64K entries. */
 	qb = KNN_QB;
 	if (k > KNN_LIST_BUDGET / KNN_QB) {
@@ -408,13 +443,14 @@ static void knn_predict_proba(const void *impl, const double *x, size_t n, size_
 			size_t q0 = (size_t)bi * qb;
 			size_t q1 = q0 + qb < n ? q0 + qb : n;
 			if (!dist || !idx) {
-				for (size_t t = q0 * n_classes; t < q1 * n_classes; t++)
-					out[t] = NAN;
+				for (size_t v = 0; v < vs->n_var; v++)
+					for (size_t t = q0 * n_classes; t < q1 * n_classes; t++)
+						vs->out[v][t] = NAN;
 #pragma omp atomic write
 				failed = true;
 				continue;
 			}
-			predict_block(m, x, q0, q1, k, dist, idx, n_classes, out);
+			predict_block_multi(m, x, q0, q1, vs, dist, idx, n_classes);
 		}
 		if (heap) {
 			ns_free(dist);
@@ -424,6 +460,45 @@ static void knn_predict_proba(const void *impl, const double *x, size_t n, size_
 	if (failed)
 		ns_log(NS_LOG_ERROR,
 		       "knn: out of memory for %zu-neighbour lists; probabilities set to NaN", k);
+	return !failed;
+}
+
+static void knn_predict_proba(const void *impl, const double *x, size_t n, size_t n_features,
+			      uint32_t n_classes, size_t n_estimators, double *out)
+{
+	const struct knn *m = impl;
+	size_t k = prefix_k(m, n_estimators);
+	struct variants vs = {1, k, &k, &m->distance, &out};
+	(void)n_features;
+	predict_variants(m, x, n, n_classes, &vs);
+}
+
+/* Every variant from one neighbour search (the grid search's n_neighbors x weights). */
+static enum ns_status knn_predict_proba_multi(const void *impl, const double *x, size_t n,
+					      size_t n_features, uint32_t n_classes, size_t n_var,
+					      const size_t *n_est, const double *pv,
+					      double *const *out)
+{
+	const struct knn *m = impl;
+	size_t *kv = ns_malloc(n_var * sizeof(*kv));
+	bool *dv = ns_malloc(n_var * sizeof(*dv)), ok;
+	struct variants vs = {n_var, 0, kv, dv, out};
+	(void)n_features;
+	if (!kv || !dv) {
+		ns_free(kv);
+		ns_free(dv);
+		return NS_ERR_NOMEM;
+	}
+	for (size_t v = 0; v < n_var; v++) {
+		kv[v] = prefix_k(m, n_est[v]);
+		dv[v] = pv[v] == W_DISTANCE;
+		if (kv[v] > vs.k)
+			vs.k = kv[v];
+	}
+	ok = predict_variants(m, x, n, n_classes, &vs);
+	ns_free(kv);
+	ns_free(dv);
+	return ok ? NS_OK : NS_ERR_NOMEM;
 }
 
 static size_t knn_n_estimators(const void *impl)
@@ -545,6 +620,7 @@ static const char *const knn_aliases[] = {"kneighbors", "k_neighbors", "nearest_
 static const struct ns__family_ops knn_ops = {
 	.fit = knn_fit,
 	.predict_proba = knn_predict_proba,
+	.predict_proba_multi = knn_predict_proba_multi,
 	.n_estimators = knn_n_estimators,
 	.feature_importance = knn_feature_importance,
 	.save = knn_save,
@@ -563,5 +639,6 @@ const struct ns_family ns__family_knn = {
 	.params = knn_params,
 	.n_params = sizeof(knn_params) / sizeof(knn_params[0]),
 	.prefix_param = "n_neighbors",
+	.predict_param = "weights",
 	.ops = &knn_ops,
 };

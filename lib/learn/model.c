@@ -300,6 +300,24 @@ enum ns_status ns_model_predict_proba_prefix(const struct ns_model *m, const dou
 	return NS_OK;
 }
 
+enum ns_status ns__model_predict_proba_multi(const struct ns_model *m, const double *x, size_t n,
+					     size_t n_var, const size_t *n_est, const double *pv,
+					     double *const *out)
+{
+	const struct ns__family_ops *ops;
+	if (!m || (!x && n) || (n_var && (!n_est || !pv || !out)))
+		return NS_ERR_INVALID;
+	if (!n || !n_var)
+		return NS_OK;
+	ops = m->family->ops;
+	if (ops->predict_proba_multi)
+		return ops->predict_proba_multi(m->impl, x, n, m->n_features, m->n_classes, n_var,
+						n_est, pv, out);
+	for (size_t v = 0; v < n_var; v++)
+		ops->predict_proba(m->impl, x, n, m->n_features, m->n_classes, n_est[v], out[v]);
+	return NS_OK;
+}
+
 enum ns_status ns_model_predict_proba(const struct ns_model *m, const double *x, size_t n,
 				      double *out)
 {

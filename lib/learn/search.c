@@ -1,9 +1,11 @@
 /*
  * lib/learn/search.c - grid search with stratified k-fold cross-validation.
  *
- * Plan: candidates of a family that differ only in its prefix parameter form
- * a group; each (group, fold) is one task that fits once with the group's
- * largest prefix value and scores every member on its prefix.  Tasks run in
+ * Plan: candidates of a family that differ only in its prefix parameter (and
+ * its predict-time parameter, knn's weights) form a group; each (group, fold)
+ * is one task that fits once with the group's largest prefix value and scores
+ * every member on its prefix, in one pass when the family can
+ * (predict_proba_multi).  Tasks run in
  * parallel (OpenMP, dynamic schedule, costliest first), each fit single-
  * threaded; every task writes only its own result slots, so the outcome does
  * not depend on the number of threads or the order tasks finish.
@@ -201,6 +203,7 @@ struct group {
 	struct ns_params fit_params; /* with the largest prefix value */
 	size_t *members; /* candidate indices within the grid */
 	double *prefix; /* the members' prefix values (0: none) */
+	double *pv; /* the members' predict_param values (0: none) */
 	size_t n_members;
 	double cost;
 };
@@ -329,37 +332,52 @@ static enum ns_status build_folds(const struct ns_dataset *d, const uint32_t *fo
 	return NS_OK;
 }
 
-/* Groups the candidates of grid g: those differing only in the prefix parameter. */
+/*
+ * Groups the candidates of grid g: those differing only in the prefix
+ * parameter and the family's predict-time parameter share one fit.
+ */
 static enum ns_status plan_groups(const struct ns_grid *g, size_t gi, struct group **groups,
 				  size_t *n_groups, size_t *cap)
 {
 	size_t n = ns_grid_size(g);
-	const char *pp = g->family->prefix_param;
-	long paxis = -1;
+	const char *pp = g->family->prefix_param, *qp = g->family->predict_param;
+	long paxis = -1, pidx = -1, qidx = -1;
 	for (size_t a = 0; pp && a < g->n_axes; a++)
 		if (strcmp(g->axes[a].name, pp) == 0)
 			paxis = (long)a;
+	for (size_t a = 0; qp && a < g->n_axes; a++)
+		if (strcmp(g->axes[a].name, qp) == 0)
+			qidx = ns_params_index(g->family, qp);
+	if (paxis >= 0)
+		pidx = ns_params_index(g->family, pp);
 	for (size_t c = 0; c < n; c++) {
 		struct ns_params p;
 		size_t gidx;
-		double pv = 0;
+		double pv = 0, qv = 0;
+		bool shares = paxis >= 0 || qidx >= 0;
 		ns_grid_candidate(g, c, &p);
-		if (paxis >= 0) {
-			long pidx = ns_params_index(g->family, pp);
+		if (pidx >= 0) {
 			pv = p.v[pidx];
 			p.v[pidx] = 0; /* compare the other parameters */
+		}
+		if (qidx >= 0) {
+			qv = p.v[qidx];
+			p.v[qidx] = 0;
 		}
 		for (gidx = 0; gidx < *n_groups; gidx++) {
 			struct group *gr = &(*groups)[gidx];
 			struct ns_params q;
-			if (paxis < 0 || gr->grid != gi)
+			if (!shares || gr->grid != gi)
 				continue;
 			q = gr->fit_params;
-			q.v[ns_params_index(g->family, pp)] = 0;
+			if (pidx >= 0)
+				q.v[pidx] = 0;
+			if (qidx >= 0)
+				q.v[qidx] = 0;
 			if (memcmp(q.v, p.v, sizeof(p.v)) == 0)
 				break;
 		}
-		if (paxis < 0 || gidx == *n_groups) {
+		if (!shares || gidx == *n_groups) {
 			struct group *gr;
 			if (*n_groups == *cap) {
 				size_t nc = *cap ? *cap * 2 : 16;
@@ -375,19 +393,19 @@ static enum ns_status plan_groups(const struct ns_grid *g, size_t gi, struct gro
 			ns_grid_candidate(g, c, &gr->fit_params);
 			gr->members = ns_malloc(n * sizeof(size_t));
 			gr->prefix = ns_malloc(n * sizeof(double));
-			if (!gr->members || !gr->prefix)
+			gr->pv = ns_malloc(n * sizeof(double));
+			if (!gr->members || !gr->prefix || !gr->pv)
 				return NS_ERR_NOMEM;
+			gidx = *n_groups - 1;
 		}
 		{
-			struct group *gr = &(*groups)[paxis < 0 ? *n_groups - 1 : gidx];
+			struct group *gr = &(*groups)[gidx];
 			gr->members[gr->n_members] = c;
-			gr->prefix[gr->n_members] = paxis >= 0 ? pv : 0;
+			gr->prefix[gr->n_members] = pv;
+			gr->pv[gr->n_members] = qv;
 			gr->n_members++;
-			if (paxis >= 0) {
-				long pidx = ns_params_index(g->family, pp);
-				if (pv > gr->fit_params.v[pidx])
-					gr->fit_params.v[pidx] = pv;
-			}
+			if (pidx >= 0 && pv > gr->fit_params.v[pidx])
+				gr->fit_params.v[pidx] = pv;
 		}
 	}
 	return NS_OK;
@@ -419,7 +437,8 @@ static enum ns_status run_task(struct shared *sh, const struct task *t)
 	struct ns_fit_options o = *sh->fit;
 	struct ns_model *m = NULL;
 	struct ns_diag diag;
-	double *proba = NULL, t0 = ns__mono_seconds();
+	double *proba = NULL, **outs = NULL, t0 = ns__mono_seconds();
+	size_t *n_est = NULL, nv;
 	enum ns_status st;
 	uint32_t k = fd->fit.n_classes;
 
@@ -428,29 +447,37 @@ static enum ns_status run_task(struct shared *sh, const struct task *t)
 	st = ns_model_fit(&gr->fit_params, &fd->fit, &o, &m, &diag);
 	if (st != NS_OK)
 		goto out;
-	proba = ns_malloc((fd->n_val ? fd->n_val : 1) * k * sizeof(double));
-	if (!proba) {
+	/* Every member's probabilities in one pass (each the same as its own predict). */
+	nv = fd->n_val ? fd->n_val : 1;
+	proba = ns_malloc(gr->n_members * nv * k * sizeof(double));
+	outs = ns_malloc(gr->n_members * sizeof(*outs));
+	n_est = ns_malloc(gr->n_members * sizeof(*n_est));
+	if (!proba || !outs || !n_est) {
 		st = ns_diag_set(&diag, NS_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t mi = 0; mi < gr->n_members; mi++) {
+		outs[mi] = proba + mi * nv * k;
+		n_est[mi] = (size_t)gr->prefix[mi];
+	}
+	st = ns__model_predict_proba_multi(m, fd->x_val, fd->n_val, gr->n_members, n_est, gr->pv,
+					   outs);
+	for (size_t mi = 0; mi < gr->n_members && st == NS_OK; mi++) {
 		struct ns_metrics met;
-		size_t prefix = (size_t)gr->prefix[mi];
 		struct ns_candidate_result *cr = &fr->candidates[gr->members[mi]];
-		st = ns_model_predict_proba_prefix(m, fd->x_val, fd->n_val, prefix, proba);
-		if (st == NS_OK)
-			st = ns_metrics_compute(fd->y_val, proba, fd->n_val, k, sh->p->positive,
-						&met);
-		if (st != NS_OK) {
-			ns_diag_set(&diag, st, "%s: scoring failed", g->family->name);
-			goto out;
-		}
+		st = ns_metrics_compute(fd->y_val, outs[mi], fd->n_val, k, sh->p->positive, &met);
+		if (st != NS_OK)
+			break;
 		cr->fold_scores[t->fold] = ns_metrics_score(&met, sh->p->scoring);
 		ns_metrics_fini(&met);
 	}
+	if (st != NS_OK)
+		ns_diag_set(&diag, st, "%s: scoring failed", g->family->name);
 out:
 	sh->group_seconds[t->group * sh->p->cv + t->fold] = ns__mono_seconds() - t0;
 	ns_free(proba);
+	ns_free(outs);
+	ns_free(n_est);
 	ns_model_free(m);
 	if (st != NS_OK) {
 #pragma omp critical(ns_search_error)
@@ -682,6 +709,7 @@ out:
 	for (size_t gi = 0; gi < n_groups; gi++) {
 		ns_free(groups[gi].members);
 		ns_free(groups[gi].prefix);
+		ns_free(groups[gi].pv);
 	}
 	ns_free(groups);
 	ns_free(tasks);

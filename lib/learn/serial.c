@@ -232,10 +232,17 @@ uint64_t ns__rng_below(struct ns__rng *r, uint64_t n)
 	uint64_t limit, x;
 	if (n <= 1)
 		return 0;
-	limit = UINT64_MAX - UINT64_MAX % n;
-	do
+	/* limit = UINT64_MAX - UINT64_MAX % n > UINT64_MAX - n: a draw at most
+	 * UINT64_MAX - n is below it, so the division that gives the exact limit
+	 * is only needed for the (rare) draws above. */
+	for (;;) {
 		x = ns__rng_next(r);
-	while (x >= limit);
+		if (x <= UINT64_MAX - n)
+			break;
+		limit = UINT64_MAX - UINT64_MAX % n;
+		if (x < limit)
+			break;
+	}
 	return x % n;
 }
 

@@ -8,10 +8,15 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git ca-certificates
-      libyaml-dev libsqlite3-dev libcmocka-dev
-      clang libclang-rt-14-dev libomp-dev clang-format python3)
+      libyaml-dev libsqlite3-dev libcmocka-dev libmicrohttpd-dev
+      clang libclang-rt-14-dev libomp-dev clang-format
+      python3 python3-numpy python3-yaml curl chromium)
+# npm fetches Swagger UI for /docs (scripts/fetch-assets.sh); Debian's when the
+# machine has no npm of its own.
+command -v npm >/dev/null || pkgs+=(nodejs npm)
 if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(python3-pandas python3-numpy python3-sklearn python3-scipy python3-xgboost hyperfine time)
+  pkgs+=(python3-pandas python3-numpy python3-sklearn python3-scipy python3-xgboost hyperfine time
+         python3-fastapi python3-uvicorn python3-multipart wrk)
 fi
 
 missing=()
@@ -20,9 +25,7 @@ for p in "${pkgs[@]}"; do
     missing+=("$p")
   fi
 done
-if [[ ${#missing[@]} -eq 0 ]]; then
-  exit 0
-fi
+if [[ ${#missing[@]} -gt 0 ]]; then
 
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then
@@ -33,3 +36,5 @@ echo "bootstrap: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+"$(dirname "$0")/fetch-assets.sh"

@@ -20,6 +20,7 @@
 #include "netsec/store.h"
 #include "netsec/impute.h"
 #include "netsec/json.h"
+#include "netsec/multipart.h"
 #include "netsec/npy.h"
 #include "netsec/pipeline.h"
 #include "netsec/registry.h"

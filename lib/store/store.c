@@ -15,16 +15,22 @@
  * reader's), the reasons of the current record and the pipeline's two
  * batches, whatever the file's size.
  *
+ * The prediction log's rules live here too: entries are validated before a
+ * backend sees them, series buckets are laid out and totals sorted here, so
+ * that every backend answers alike.
+ *
  * Threading: a store handle is used by one thread at a time.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/internal.h"
+#include "data/schema_internal.h"
 #include "store/store_impl.h"
 
 #define STORE_READ_CHUNK (1u << 20)
@@ -677,4 +683,262 @@ enum ns_status ns_store_drop(struct ns_store *st, const char *collection, struct
 	if ((s = check_collection(collection, diag)) != NS_OK)
 		return s;
 	return st->be->drop(st->impl, collection, diag);
+}
+
+/* ---- the prediction log ------------------------------------------------------ */
+
+/* Checks an optional text field of a log entry. */
+static enum ns_status check_log_text(const char *what, const char *text, struct ns_diag *diag)
+{
+	size_t len;
+	if (!text)
+		return NS_OK;
+	len = strlen(text);
+	if (len > NS_PREDICTION_TEXT_MAX)
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "prediction log: %s is %zu bytes long; at most %d allowed", what,
+				   len, NS_PREDICTION_TEXT_MAX);
+	if (!ns__utf8_valid(text, len))
+		return ns_diag_set(diag, NS_ERR_INVALID, "prediction log: %s is not valid UTF-8",
+				   what);
+	return NS_OK;
+}
+
+/*
+ * Validates entry `e`; on NS_OK, *threat_rows is the sum of the counts of
+ * its threat classes.  No allocation.  The check for repeated labels is
+ * pairwise: a handful of comparisons for the usual 2 to 10 classes, and
+ * bounded by the 1024-class cap.
+ */
+static enum ns_status check_log_entry(const struct ns_prediction_log *e, uint64_t *threat_rows,
+				      struct ns_diag *diag)
+{
+	uint64_t sum = 0, threat = 0;
+	enum ns_status s;
+
+	if (e->time_ms < 0)
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "prediction log: time_ms %lld is negative (0 means now)",
+				   (long long)e->time_ms);
+	if (!(e->seconds >= 0 && isfinite(e->seconds)))
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "prediction log: seconds %g is not a finite duration >= 0",
+				   e->seconds);
+	if ((s = check_log_text("request_id", e->request_id, diag)) != NS_OK ||
+	    (s = check_log_text("source", e->source, diag)) != NS_OK ||
+	    (s = check_log_text("model_name", e->model_name, diag)) != NS_OK)
+		return s;
+	if (e->n_rows > (uint64_t)INT64_MAX)
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "prediction log: n_rows %" PRIu64 " is over 2^63 - 1",
+				   e->n_rows);
+	if (e->n_classes > NS_PREDICTION_MAX_CLASSES)
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "prediction log: %zu classes; at most %d allowed", e->n_classes,
+				   NS_PREDICTION_MAX_CLASSES);
+	if (e->n_classes > 0 && (!e->labels || !e->counts || !e->is_threat))
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "prediction log: %zu classes but labels, counts or is_threat is "
+				   "NULL",
+				   e->n_classes);
+	for (size_t i = 0; i < e->n_classes; i++) {
+		const char *l = e->labels[i];
+		size_t len;
+		if (!l)
+			return ns_diag_set(diag, NS_ERR_INVALID,
+					   "prediction log: label %zu is NULL", i);
+		len = strlen(l);
+		if (len == 0)
+			return ns_diag_set(diag, NS_ERR_INVALID,
+					   "prediction log: label %zu is empty", i);
+		if (len > NS_PREDICTION_LABEL_MAX)
+			return ns_diag_set(
+				diag, NS_ERR_INVALID,
+				"prediction log: label %zu is %zu bytes long; at most %d "
+				"allowed",
+				i, len, NS_PREDICTION_LABEL_MAX);
+		if (!ns__utf8_valid(l, len))
+			return ns_diag_set(diag, NS_ERR_INVALID,
+					   "prediction log: label %zu is not valid UTF-8", i);
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(e->labels[j], l) == 0)
+				return ns_diag_set(diag, NS_ERR_INVALID,
+						   "prediction log: label '%s' appears twice "
+						   "(classes %zu and %zu)",
+						   l, j, i);
+		}
+		if (e->counts[i] > (uint64_t)INT64_MAX - sum)
+			return ns_diag_set(
+				diag, NS_ERR_INVALID,
+				"prediction log: the counts add up to more than 2^63 - 1");
+		sum += e->counts[i];
+		if (e->is_threat[i])
+			threat += e->counts[i];
+	}
+	if (sum != e->n_rows)
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "prediction log: the class counts add up to %" PRIu64
+				   ", not to n_rows %" PRIu64,
+				   sum, e->n_rows);
+	if (!e->raw_csv && e->raw_len > 0)
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "prediction log: raw_len is %zu but raw_csv is NULL",
+				   e->raw_len);
+	if (e->raw_csv && e->raw_len > NS_PREDICTION_RAW_MAX)
+		return ns_diag_set(diag, NS_ERR_LIMIT,
+				   "prediction log: raw rows of %zu bytes; at most %zu kept",
+				   e->raw_len, NS_PREDICTION_RAW_MAX);
+	*threat_rows = threat;
+	return NS_OK;
+}
+
+enum ns_status ns_store_log_prediction(struct ns_store *st, const struct ns_prediction_log *e,
+				       struct ns_diag *diag)
+{
+	struct ns_prediction_log entry;
+	uint64_t threat_rows = 0;
+	enum ns_status s;
+
+	ns_diag_clear(diag);
+	if (!st || !e)
+		return ns_diag_set(diag, NS_ERR_INVALID, "missing store or log entry");
+	if ((s = check_log_entry(e, &threat_rows, diag)) != NS_OK)
+		return s;
+	entry = *e;
+	if (entry.time_ms == 0)
+		entry.time_ms = ns__now_ms();
+	if (!entry.request_id)
+		entry.request_id = "";
+	if (!entry.source)
+		entry.source = "";
+	if (!entry.model_name)
+		entry.model_name = "";
+	return st->be->log_prediction(st->impl, &entry, threat_rows, diag);
+}
+
+enum ns_status ns_store_prediction_series(struct ns_store *st, int64_t since_ms, int64_t until_ms,
+					  int64_t bucket_ms, struct ns_prediction_bucket **out,
+					  size_t *n, struct ns_diag *diag)
+{
+	struct ns_prediction_bucket *b;
+	uint64_t span, n_buckets;
+	enum ns_status s;
+
+	ns_diag_clear(diag);
+	if (!st || !out || !n)
+		return ns_diag_set(diag, NS_ERR_INVALID, "missing store or output");
+	if (since_ms < 0 || until_ms < since_ms)
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "bad time range [%lld, %lld): need 0 <= since <= until",
+				   (long long)since_ms, (long long)until_ms);
+	if (bucket_ms <= 0)
+		return ns_diag_set(diag, NS_ERR_INVALID, "bucket of %lld ms: must be positive",
+				   (long long)bucket_ms);
+	/* until - since cannot overflow: both are >= 0. */
+	span = (uint64_t)(until_ms - since_ms);
+	n_buckets = span / (uint64_t)bucket_ms + (span % (uint64_t)bucket_ms != 0);
+	if (n_buckets > NS_PREDICTION_MAX_BUCKETS)
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "%lld ms in buckets of %lld ms make %" PRIu64
+				   " buckets; at most %d allowed",
+				   (long long)span, (long long)bucket_ms, n_buckets,
+				   NS_PREDICTION_MAX_BUCKETS);
+	if (n_buckets == 0) {
+		*out = NULL;
+		*n = 0;
+		return NS_OK;
+	}
+	if (!(b = ns_calloc((size_t)n_buckets, sizeof(*b))))
+		return ns_diag_set(diag, NS_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n_buckets; i++)
+		b[i].start_ms = since_ms + (int64_t)i * bucket_ms;
+	s = st->be->prediction_series(st->impl, since_ms, until_ms, bucket_ms, b, (size_t)n_buckets,
+				      diag);
+	if (s != NS_OK) {
+		ns_free(b);
+		return s;
+	}
+	*out = b;
+	*n = (size_t)n_buckets;
+	return NS_OK;
+}
+
+struct totals {
+	struct ns_prediction_class_total *v;
+	size_t n, cap;
+	struct ns_diag *diag;
+};
+
+static enum ns_status add_total(void *user, const char *label, size_t label_len, bool is_threat,
+				uint64_t count)
+{
+	struct totals *t = user;
+	if (label_len > NS_PREDICTION_LABEL_MAX)
+		return ns_diag_set(t->diag, NS_ERR_CORRUPT,
+				   "prediction log: a stored label is %zu bytes long; at most %d "
+				   "expected",
+				   label_len, NS_PREDICTION_LABEL_MAX);
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		struct ns_prediction_class_total *v = ns_reallocarray(t->v, cap, sizeof(*v));
+		if (!v)
+			return ns_diag_set(t->diag, NS_ERR_NOMEM, "out of memory");
+		t->v = v;
+		t->cap = cap;
+	}
+	memset(&t->v[t->n], 0, sizeof(t->v[t->n]));
+	memcpy(t->v[t->n].label, label, label_len);
+	t->v[t->n].is_threat = is_threat;
+	t->v[t->n].count = count;
+	t->n++;
+	return NS_OK;
+}
+
+static int cmp_total(const void *a, const void *b)
+{
+	const struct ns_prediction_class_total *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return strcmp(x->label, y->label);
+}
+
+enum ns_status ns_store_prediction_totals(struct ns_store *st, int64_t since_ms, int64_t until_ms,
+					  struct ns_prediction_class_total **out, size_t *n,
+					  struct ns_diag *diag)
+{
+	struct totals t = {NULL, 0, 0, diag};
+	enum ns_status s;
+
+	ns_diag_clear(diag);
+	if (!st || !out || !n)
+		return ns_diag_set(diag, NS_ERR_INVALID, "missing store or output");
+	if (until_ms < since_ms)
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "bad time range [%lld, %lld): need since <= until",
+				   (long long)since_ms, (long long)until_ms);
+	s = st->be->prediction_totals(st->impl, since_ms, until_ms, add_total, &t, diag);
+	if (s != NS_OK) {
+		if (diag && diag->status == NS_OK)
+			ns_diag_set(diag, s, "cannot read the prediction totals");
+		ns_free(t.v);
+		return s;
+	}
+	if (t.n > 1)
+		qsort(t.v, t.n, sizeof(*t.v), cmp_total);
+	*out = t.v;
+	*n = t.n;
+	return NS_OK;
+}
+
+enum ns_status ns_store_prediction_prune(struct ns_store *st, int64_t before_ms, uint64_t *deleted,
+					 struct ns_diag *diag)
+{
+	uint64_t n = 0;
+	enum ns_status s;
+	ns_diag_clear(diag);
+	if (!st)
+		return ns_diag_set(diag, NS_ERR_INVALID, "missing store");
+	if ((s = st->be->prediction_prune(st->impl, before_ms, &n, diag)) == NS_OK && deleted)
+		*deleted = n;
+	return s;
 }

@@ -62,6 +62,39 @@ struct ns__store_backend {
 							    const char *raw, size_t raw_len),
 				       void *user, struct ns_diag *diag);
 	enum ns_status (*drop)(void *impl, const char *collection, struct ns_diag *diag);
+
+	/*
+	 * The prediction log.  store.c validates every argument first: the
+	 * backend gets an entry whose strings are non-NULL, valid and within
+	 * their caps, whose time is resolved (> 0 unless given so), whose
+	 * labels are distinct, and `threat_rows` (the sum of the counts of
+	 * threat classes).  log_prediction stores the entry, its classes and
+	 * its raw rows atomically.
+	 */
+	enum ns_status (*log_prediction)(void *impl, const struct ns_prediction_log *e,
+					 uint64_t threat_rows, struct ns_diag *diag);
+	/*
+	 * Adds the entries with since_ms <= time < until_ms into `buckets`
+	 * (n_buckets of bucket_ms each from since_ms, zeroed and with start_ms
+	 * set by store.c; since_ms >= 0).
+	 */
+	enum ns_status (*prediction_series)(void *impl, int64_t since_ms, int64_t until_ms,
+					    int64_t bucket_ms, struct ns_prediction_bucket *buckets,
+					    size_t n_buckets, struct ns_diag *diag);
+	/*
+	 * Calls `fn` once per class label logged with since_ms <= time <
+	 * until_ms, in any order, with the label (valid during the call),
+	 * whether any of those entries marked it a threat, and its row count.
+	 */
+	enum ns_status (*prediction_totals)(void *impl, int64_t since_ms, int64_t until_ms,
+					    enum ns_status (*fn)(void *user, const char *label,
+								 size_t label_len, bool is_threat,
+								 uint64_t count),
+					    void *user, struct ns_diag *diag);
+	/* Deletes the entries with time < before_ms (with their classes and raw
+	 * rows); *deleted: how many entries. */
+	enum ns_status (*prediction_prune)(void *impl, int64_t before_ms, uint64_t *deleted,
+					   struct ns_diag *diag);
 };
 
 extern const struct ns__store_backend ns__store_sqlite;

@@ -5,14 +5,23 @@
  * netsec_collections (name, schema YAML and hash), netsec_ingests (one row
  * per ingested file, with its SHA-256), netsec_rejects (records put aside by
  * skip_bad) and one table "data_<name>" per collection with a column per
- * schema column plus _ingest_id.  docs/store.md describes the layout for
- * people who open the file with sqlite3.
+ * schema column plus _ingest_id.  The prediction log adds netsec_predictions
+ * (one row per request), netsec_prediction_classes (one per request and
+ * class) and netsec_prediction_raw (the optional raw CSV); a file made before
+ * they existed gets them when opened (the format version stays 1: older
+ * netsec builds ignore tables they do not know).  docs/store.md describes
+ * the layout for people who open the file with sqlite3.
  *
  * An ingest is one BEGIN IMMEDIATE ... COMMIT transaction with prepared
  * INSERTs (one of 8 rows, one of 1) reused for every row, no allocation per
  * row, so a process killed mid-ingest leaves nothing of it behind.  The file runs in WAL mode with
  * synchronous=NORMAL: a commit is durable once the WAL is synced at the next
  * checkpoint, and never half-applied.
+ *
+ * A prediction log entry is one short BEGIN IMMEDIATE ... COMMIT with
+ * statements prepared once per handle: tens of microseconds, no fsync
+ * (WAL with synchronous=NORMAL).  A covering index on (at_ms, n_rows,
+ * threat_rows) lets the dashboard's series read the index alone.
  *
  * Threading: a handle (one sqlite3 connection, opened NOMUTEX) is used by
  * one thread at a time.  Several processes may share a file; writers wait up
@@ -36,6 +45,9 @@
 /* Rows per multi-row INSERT (more gains little: measured 8 ~ 40). */
 #define SQ_INSERT_ROWS 8
 
+/* The prediction log's statements. */
+enum sq_log { SQ_LOG_BEGIN, SQ_LOG_ENTRY, SQ_LOG_CLASS, SQ_LOG_RAW, SQ_LOG_COMMIT, SQ_LOG_N };
+
 struct sq {
 	sqlite3 *db;
 	char *path;
@@ -49,6 +61,9 @@ struct sq {
 	int ins_rows;
 	sqlite3_stmt *rej;
 	int64_t ingest_id;
+	/* The prediction log's statements (enum sq_log), prepared on first use
+	 * and kept until close. */
+	sqlite3_stmt *log[SQ_LOG_N];
 };
 
 static enum ns_status sq_status(int rc)
@@ -158,6 +173,28 @@ static const char sq_ddl[] =
 	" reason TEXT NOT NULL, raw TEXT NOT NULL);"
 	"CREATE INDEX netsec_rejects_by_ingest ON netsec_rejects(ingest_id);";
 
+/*
+ * The prediction log (IF NOT EXISTS: also run on files made before it).
+ * The classes table is WITHOUT ROWID, clustered on (prediction_id, class),
+ * which is also the index the ON DELETE CASCADE of a prune needs.
+ * threat_rows repeats the sum of the threat classes' n so that a series
+ * needs no join; the time index covers it.
+ */
+static const char sq_log_ddl[] =
+	"CREATE TABLE IF NOT EXISTS netsec_predictions(id INTEGER PRIMARY KEY,"
+	" at_ms INTEGER NOT NULL, request_id TEXT NOT NULL, source TEXT NOT NULL,"
+	" model_name TEXT NOT NULL, model_version INTEGER NOT NULL, n_rows INTEGER NOT NULL,"
+	" threat_rows INTEGER NOT NULL, seconds REAL NOT NULL,"
+	" requests INTEGER NOT NULL DEFAULT 1);"
+	"CREATE INDEX IF NOT EXISTS netsec_predictions_by_time"
+	" ON netsec_predictions(at_ms, requests, n_rows, threat_rows);"
+	"CREATE TABLE IF NOT EXISTS netsec_prediction_classes(prediction_id INTEGER NOT NULL"
+	" REFERENCES netsec_predictions(id) ON DELETE CASCADE, class INTEGER NOT NULL,"
+	" label TEXT NOT NULL, is_threat INTEGER NOT NULL, n INTEGER NOT NULL,"
+	" PRIMARY KEY(prediction_id, class)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS netsec_prediction_raw(prediction_id INTEGER PRIMARY KEY"
+	" REFERENCES netsec_predictions(id) ON DELETE CASCADE, csv BLOB NOT NULL);";
+
 static enum ns_status sq_table_exists(struct sq *s, const char *name, bool *found,
 				      struct ns_diag *diag)
 {
@@ -178,13 +215,30 @@ static enum ns_status sq_table_exists(struct sq *s, const char *name, bool *foun
 	return st;
 }
 
+/* Adds the prediction log's tables to a store made before they existed. */
+static enum ns_status sq_setup_log(struct sq *s, struct ns_diag *diag)
+{
+	enum ns_status st;
+	bool have = false;
+	if ((st = sq_table_exists(s, "netsec_predictions", &have, diag)) != NS_OK || have)
+		return st;
+	/* Under the write lock, and IF NOT EXISTS: another process may be at it too. */
+	if ((st = sq_exec(s, "BEGIN IMMEDIATE", "lock the store", diag)) != NS_OK)
+		return st;
+	if ((st = sq_exec(s, sq_log_ddl, "add the prediction log's tables", diag)) == NS_OK)
+		st = sq_exec(s, "COMMIT", "add the prediction log's tables", diag);
+	if (st != NS_OK && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return st;
+}
+
 /* Creates the netsec tables in a new file, or checks the format version of an
- * existing store. */
+ * existing store (adding the tables of later additions it lacks). */
 static enum ns_status sq_setup(struct sq *s, struct ns_diag *diag)
 {
 	sqlite3_stmt *q = NULL;
 	enum ns_status st;
-	bool have = false, in_tx = false;
+	bool have = false, in_tx = false, setup_log = false;
 	int rc;
 
 	if ((st = sq_table_exists(s, "netsec_meta", &have, diag)) != NS_OK)
@@ -213,7 +267,9 @@ static enum ns_status sq_setup(struct sq *s, struct ns_diag *diag)
 					 "and no netsec_meta table");
 			goto out;
 		}
-		if ((st = sq_exec(s, sq_ddl, "create the store's tables", diag)) != NS_OK)
+		if ((st = sq_exec(s, sq_ddl, "create the store's tables", diag)) != NS_OK ||
+		    (st = sq_exec(s, sq_log_ddl, "create the prediction log's tables", diag)) !=
+			    NS_OK)
 			goto out;
 		if ((st = sq_prepare(s,
 				     "INSERT INTO netsec_meta(key, value) VALUES"
@@ -257,6 +313,7 @@ static enum ns_status sq_setup(struct sq *s, struct ns_diag *diag)
 					 (long long)v);
 		} else {
 			st = NS_OK;
+			setup_log = true;
 		}
 	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
 		ns_diag_where(diag, s->path, 0, 0, NULL);
@@ -268,6 +325,9 @@ out:
 	sqlite3_finalize(q);
 	if (in_tx)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	/* After the version check's statement is done: no read snapshot held. */
+	if (setup_log)
+		st = sq_setup_log(s, diag);
 	return st;
 }
 
@@ -359,6 +419,8 @@ static void sq_close(void *impl)
 		return;
 	if (s->db) {
 		sq_rollback(s);
+		for (int i = 0; i < SQ_LOG_N; i++)
+			sqlite3_finalize(s->log[i]);
 		sqlite3_close_v2(s->db);
 	}
 	ns_free(s->path);
@@ -1146,6 +1208,216 @@ out:
 	return st;
 }
 
+/* ---- the prediction log ------------------------------------------------------ */
+
+static const char *const sq_log_sql[SQ_LOG_N] = {
+	"BEGIN IMMEDIATE",
+	"INSERT INTO netsec_predictions(at_ms, request_id, source, model_name, model_version,"
+	" n_rows, threat_rows, seconds, requests) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	"INSERT INTO netsec_prediction_classes(prediction_id, class, label, is_threat, n)"
+	" VALUES(?1, ?2, ?3, ?4, ?5)",
+	"INSERT INTO netsec_prediction_raw(prediction_id, csv) VALUES(?1, ?2)",
+	"COMMIT",
+};
+
+static enum ns_status sq_log_busy(struct sq *s, struct ns_diag *diag)
+{
+	if (s->in_tx)
+		return ns_diag_set(diag, NS_ERR_INTERNAL,
+				   "an ingest is in progress on this handle");
+	return NS_OK;
+}
+
+/* Steps prepared log statement `i` once and resets it. */
+static enum ns_status sq_log_step(struct sq *s, enum sq_log i, const char *what,
+				  struct ns_diag *diag)
+{
+	int rc = sqlite3_step(s->log[i]);
+	sqlite3_reset(s->log[i]);
+	return rc == SQLITE_DONE ? NS_OK : sq_fail(s, diag, rc, what);
+}
+
+static enum ns_status sq_log_prediction(void *impl, const struct ns_prediction_log *e,
+					uint64_t threat_rows, struct ns_diag *diag)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *q;
+	enum ns_status st;
+	int64_t id;
+
+	if ((st = sq_log_busy(s, diag)) != NS_OK)
+		return st;
+	for (int i = 0; i < SQ_LOG_N; i++) {
+		if (!s->log[i] && (st = sq_prepare(s, sq_log_sql[i], -1, &s->log[i],
+						   "prepare the prediction log", diag)) != NS_OK)
+			return st;
+	}
+	if ((st = sq_log_step(s, SQ_LOG_BEGIN, "start a prediction log entry", diag)) != NS_OK)
+		return st;
+	q = s->log[SQ_LOG_ENTRY];
+	sqlite3_bind_int64(q, 1, e->time_ms);
+	sqlite3_bind_text(q, 2, e->request_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, e->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, e->model_name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, (int64_t)e->model_version);
+	sqlite3_bind_int64(q, 6, (int64_t)e->n_rows);
+	sqlite3_bind_int64(q, 7, (int64_t)threat_rows);
+	sqlite3_bind_double(q, 8, e->seconds);
+	sqlite3_bind_int64(q, 9, e->n_requests ? (sqlite3_int64)e->n_requests : 1);
+	if ((st = sq_log_step(s, SQ_LOG_ENTRY, "log a prediction request", diag)) != NS_OK)
+		goto out;
+	id = sqlite3_last_insert_rowid(s->db);
+	q = s->log[SQ_LOG_CLASS];
+	for (size_t i = 0; i < e->n_classes; i++) {
+		sqlite3_bind_int64(q, 1, id);
+		sqlite3_bind_int64(q, 2, (int64_t)i);
+		sqlite3_bind_text(q, 3, e->labels[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 4, e->is_threat[i] ? 1 : 0);
+		sqlite3_bind_int64(q, 5, (int64_t)e->counts[i]);
+		if ((st = sq_log_step(s, SQ_LOG_CLASS, "log a prediction's class counts", diag)) !=
+		    NS_OK)
+			goto out;
+	}
+	if (e->raw_csv) {
+		q = s->log[SQ_LOG_RAW];
+		sqlite3_bind_int64(q, 1, id);
+		/* A zero-length blob, not NULL, for "" (a non-NULL pointer). */
+		sqlite3_bind_blob64(q, 2, e->raw_csv, (sqlite3_uint64)e->raw_len, SQLITE_STATIC);
+		st = sq_log_step(s, SQ_LOG_RAW, "keep a prediction's raw rows", diag);
+		sqlite3_bind_null(q, 2); /* drop the borrowed pointer */
+		if (st != NS_OK)
+			goto out;
+	}
+	st = sq_log_step(s, SQ_LOG_COMMIT, "commit a prediction log entry", diag);
+out:
+	if (st != NS_OK && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return st;
+}
+
+static enum ns_status sq_prediction_series(void *impl, int64_t since_ms, int64_t until_ms,
+					   int64_t bucket_ms, struct ns_prediction_bucket *buckets,
+					   size_t n_buckets, struct ns_diag *diag)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *q = NULL;
+	enum ns_status st;
+	int rc;
+
+	if ((st = sq_log_busy(s, diag)) != NS_OK)
+		return st;
+	/* at_ms >= since_ms >= 0, so the bucket's number cannot overflow. */
+	if ((st = sq_prepare(
+		     s,
+		     "SELECT (at_ms - ?1) / ?3, sum(requests), sum(n_rows), sum(threat_rows)"
+		     " FROM netsec_predictions WHERE at_ms >= ?1 AND at_ms < ?2"
+		     " GROUP BY 1",
+		     -1, &q, "read the prediction log", diag)) != NS_OK)
+		return st;
+	sqlite3_bind_int64(q, 1, since_ms);
+	sqlite3_bind_int64(q, 2, until_ms);
+	sqlite3_bind_int64(q, 3, bucket_ms);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t i = sqlite3_column_int64(q, 0);
+		if (sqlite3_column_type(q, 0) != SQLITE_INTEGER || i < 0 ||
+		    (uint64_t)i >= n_buckets) {
+			ns_diag_where(diag, s->path, 0, 0, NULL);
+			st = ns_diag_set(diag, NS_ERR_CORRUPT,
+					 "netsec_predictions holds a time that is not an integer");
+			goto out;
+		}
+		buckets[i].requests = (uint64_t)sqlite3_column_int64(q, 1);
+		buckets[i].rows = (uint64_t)sqlite3_column_int64(q, 2);
+		buckets[i].threat_rows = (uint64_t)sqlite3_column_int64(q, 3);
+	}
+	if (rc != SQLITE_DONE)
+		st = sq_fail(s, diag, rc, "read the prediction log");
+out:
+	sqlite3_finalize(q);
+	return st;
+}
+
+static enum ns_status sq_prediction_totals(void *impl, int64_t since_ms, int64_t until_ms,
+					   enum ns_status (*fn)(void *user, const char *label,
+								size_t label_len, bool is_threat,
+								uint64_t count),
+					   void *user, struct ns_diag *diag)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *q = NULL;
+	enum ns_status st;
+	int rc;
+
+	if ((st = sq_log_busy(s, diag)) != NS_OK)
+		return st;
+	if ((st = sq_prepare(s,
+			     "SELECT c.label, max(c.is_threat), sum(c.n) FROM netsec_predictions p"
+			     " JOIN netsec_prediction_classes c ON c.prediction_id = p.id"
+			     " WHERE p.at_ms >= ?1 AND p.at_ms < ?2 GROUP BY c.label",
+			     -1, &q, "read the prediction totals", diag)) != NS_OK)
+		return st;
+	sqlite3_bind_int64(q, 1, since_ms);
+	sqlite3_bind_int64(q, 2, until_ms);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *label = (const char *)sqlite3_column_text(q, 0);
+		if (!label) {
+			st = sq_nomem(diag);
+			goto out;
+		}
+		if ((st = fn(user, label, (size_t)sqlite3_column_bytes(q, 0),
+			     sqlite3_column_int(q, 1) != 0,
+			     (uint64_t)sqlite3_column_int64(q, 2))) != NS_OK)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		st = sq_fail(s, diag, rc, "read the prediction totals");
+out:
+	sqlite3_finalize(q);
+	return st;
+}
+
+/* Entries a prune deletes per transaction, so that each holds the write
+ * lock only briefly and loggers keep going in between. */
+#define SQ_PRUNE_BATCH 2000
+
+static enum ns_status sq_prediction_prune(void *impl, int64_t before_ms, uint64_t *deleted,
+					  struct ns_diag *diag)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *q = NULL;
+	enum ns_status st;
+	uint64_t total = 0;
+
+	if ((st = sq_log_busy(s, diag)) != NS_OK)
+		return st;
+	/* Each DELETE is its own (autocommit) transaction; the cascade takes the
+	 * classes and raw rows along. */
+	if ((st = sq_prepare(s,
+			     "DELETE FROM netsec_predictions WHERE id IN (SELECT id FROM"
+			     " netsec_predictions WHERE at_ms < ?1 LIMIT ?2)",
+			     -1, &q, "prune the prediction log", diag)) != NS_OK)
+		return st;
+	sqlite3_bind_int64(q, 1, before_ms);
+	sqlite3_bind_int(q, 2, SQ_PRUNE_BATCH);
+	for (;;) {
+		int rc = sqlite3_step(q);
+		int64_t n;
+		sqlite3_reset(q);
+		if (rc != SQLITE_DONE) {
+			st = sq_fail(s, diag, rc, "prune the prediction log");
+			break;
+		}
+		n = sqlite3_changes64(s->db);
+		total += (uint64_t)n;
+		if (n < SQ_PRUNE_BATCH)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (st == NS_OK)
+		*deleted = total;
+	return st;
+}
+
 const struct ns__store_backend ns__store_sqlite = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -1161,4 +1433,8 @@ const struct ns__store_backend ns__store_sqlite = {
 	.scan = sq_scan,
 	.scan_rejects = sq_scan_rejects,
 	.drop = sq_drop,
+	.log_prediction = sq_log_prediction,
+	.prediction_series = sq_prediction_series,
+	.prediction_totals = sq_prediction_totals,
+	.prediction_prune = sq_prediction_prune,
 };

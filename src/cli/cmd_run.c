@@ -17,10 +17,13 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"Usage: netsec run [--data FILE] [--schema S] [--collection NAME] [--no-train]\n\n"
+		"Usage: netsec run [--data FILE] [--schema S] [--collection NAME]\n"
+		"                  [--no-train] [--retrain] [--no-serve] [SERVE OPTIONS]\n\n"
 		"The main job: ingests the dataset into the store (once; a file already\n"
-		"ingested is not stored again), prints a summary of the collection, then\n"
-		"trains on it as `netsec train -c COLLECTION` does (unless --no-train).\n"
+		"ingested is not stored again), prints a summary of the collection, trains\n"
+		"on it as `netsec train -c COLLECTION` does when the registry has no model\n"
+		"yet (always with --retrain; never with --no-train), then serves as\n"
+		"`netsec serve` does (unless --no-serve; serve options such as --port pass on).\n"
 		"Defaults: the bundled phishing dataset, DATA_DIR/phisingData.csv with\n"
 		"DATA_DIR/schema.yaml (DATA_DIR: $NETSEC_DATA_DIR or %s), collection\n"
 		"named by the schema, store $NETSEC_STORE or %s.\n",
@@ -160,6 +163,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 					     {"schema", required_argument, NULL, 's'},
 					     {"collection", required_argument, NULL, 'c'},
 					     {"no-train", no_argument, NULL, 'n'},
+					     {"retrain", no_argument, NULL, 'r'},
+					     {"no-serve", no_argument, NULL, 'S'},
+					     {"port", required_argument, NULL, 'p'},
+					     {"host", required_argument, NULL, 'H'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	char data_path[4096], schema_path[4096];
@@ -174,7 +181,9 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	enum ns_status st;
 	double t0 = cli_now();
 	int c, rc = CLI_OK;
-	bool train = true;
+	bool train = true, retrain = false, serve = true;
+	char *serve_argv[8] = {"serve", NULL};
+	int serve_argc = 1;
 
 	while ((c = getopt_long(argc, argv, "d:s:c:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -189,6 +198,19 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			break;
 		case 'n':
 			train = false;
+			break;
+		case 'r':
+			retrain = true;
+			break;
+		case 'S':
+			serve = false;
+			break;
+		case 'p':
+		case 'H':
+			if (serve_argc < 6) {
+				serve_argv[serve_argc++] = c == 'p' ? "--port" : "--host";
+				serve_argv[serve_argc++] = optarg;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -242,6 +264,22 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	}
 	if (cli->verbosity >= 1)
 		print_summary(schema, frame, collection, cli->store_uri);
+	if (train && !retrain) {
+		/* Train only when the registry has no model yet. */
+		char cur[4096];
+		const char *reg = getenv("NETSEC_REGISTRY");
+		FILE *fp;
+		snprintf(cur, sizeof(cur), "%s/netsec/current", reg && *reg ? reg : "models");
+		fp = fopen(cur, "r");
+		if (fp) {
+			fclose(fp);
+			train = false;
+			cli_info(cli,
+				 "\n[3/3] a model is already promoted (%s): not retraining "
+				 "(--retrain trains again)\n",
+				 cur);
+		}
+	}
 	if (train) {
 		char *targv[] = {"train", "-c", (char *)collection, NULL};
 		cli_info(cli, "\n[3/3] train on '%s'\n", collection);
@@ -252,6 +290,15 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 			goto out;
 	}
 	cli_info(cli, "\nmain job done in %.2f s\n", cli_now() - t0);
+	if (serve) {
+		fflush(stdout);
+		ns_frame_free(frame);
+		frame = NULL;
+		ns_store_close(store);
+		store = NULL;
+		optind = 0;
+		rc = cmd_serve(cli, serve_argc, serve_argv);
+	}
 out:
 	ns_frame_free(frame);
 	ns_store_close(store);

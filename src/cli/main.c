@@ -17,7 +17,7 @@
 #endif
 
 static const struct cli_command commands[] = {
-	{"run", "the main job: ingest the bundled dataset into the store and summarise it",
+	{"run", "the main job: ingest the bundled dataset, train if there is no model, serve",
 	 cmd_run},
 	{"ingest", "load a CSV file into a store collection (one transaction)", cmd_ingest},
 	{"export", "write a collection (or its rejected rows) back to CSV", cmd_export},
@@ -31,6 +31,7 @@ static const struct cli_command commands[] = {
 	{"drift", "compare new data with reference data, column by column (KS, chi-square)",
 	 cmd_drift},
 	{"predict", "predict a CSV file with a model file", cmd_predict},
+	{"serve", "the HTTP service: REST API, threat dashboard, API docs", cmd_serve},
 	{"models", "model registry: add, list, show, promote, rollback, check", cmd_models},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

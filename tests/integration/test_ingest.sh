@@ -126,12 +126,12 @@ if [[ ! -s "$T/out" ]]; then pass; else fail "--quiet printed: $(cat "$T/out")";
 
 # --- the main job -----------------------------------------------------------
 export NETSEC_STORE="sqlite:$T/run.db"
-run run --no-train
+run run --no-train --no-serve
 expect_rc 0 "netsec run"
 expect_out "rows +11055" "run summary rows"
 expect_out "class -1 .*threat" "run summary threat class"
 expect_out "duplicate rows +5206" "run summary duplicates"
-run run --no-train
+run run --no-train --no-serve
 expect_rc 0 "netsec run twice"
 expect_out "already in the store" "second run does not duplicate"
 finish

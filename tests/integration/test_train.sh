@@ -94,6 +94,23 @@ grep -q '^status: 3$' "$parent_dir/meta.yaml" && pass || fail "parent run FINISH
 run predict --model models/netsec/1/model.nsm "$T/gaps.csv" -o "$T/pred.csv"
 expect_rc 0 "predict with missing values (imputed)"
 
+# --- netsec drift: the training split against itself and against shifted data ---
+run drift "$run1/data_ingestion/ingested/train.csv" "$run1/data_ingestion/ingested/test.csv" \
+  -s "$SCHEMA" -o "$T/drift.yaml"
+expect_rc 0 "netsec drift"
+expect_out "^0 of 30 columns drifted" "no drift between train and test"
+grep -q '^drift_status: false' "$T/drift.yaml" && pass || fail "drift YAML written"
+awk -F, 'BEGIN{OFS=","} NR==1{print; next} {$14=1; print}' \
+  "$run1/data_ingestion/ingested/test.csv" >"$T/shifted.csv"
+run drift "$run1/data_ingestion/ingested/train.csv" "$T/shifted.csv" -s "$SCHEMA" --fail-on-drift
+expect_rc 5 "drift gate exit"
+expect_out "URL_of_Anchor .*DRIFT" "the shifted column is flagged"
+cut -d, -f1-30 "$T/shifted.csv" >"$T/nolabel.csv"
+run drift "$run1/data_ingestion/ingested/train.csv" "$T/nolabel.csv" -s "$SCHEMA"
+expect_rc 0 "drift on new data without the label column"
+run drift "$run1/data_ingestion/ingested/train.csv" "$T/missing-file.csv" -s "$SCHEMA"
+expect_rc 3 "drift on a missing file"
+
 # --- a second run: same data, not worse -> promoted; --dedup: no leakage ---
 run train -c phishing --dedup "${SMALL[@]}" --expected-score 0.5 --force --tracking none
 expect_rc 0 "train --dedup"

@@ -185,7 +185,8 @@ static enum ns_status write_frame(struct run *u, const char *rel, const struct n
 	st = ns_atomic_file_open(&af, p, u->diag);
 	if (st != NS_OK)
 		return st;
-	st = ns_frame_write_csv(f, rows, n, u->schema->header, u->schema->delimiter, af.fp, u->diag);
+	st = ns_frame_write_csv(f, rows, n, u->schema->header, u->schema->delimiter, af.fp,
+				u->diag);
 	if (st != NS_OK) {
 		ns_atomic_file_abort(&af);
 		ns_diag_where(u->diag, p, 0, 0, NULL);

@@ -27,6 +27,7 @@ static void usage(FILE *fp)
 		"      --max-upload BYTES  NETSEC_MAX_UPLOAD (default 268435456)\n"
 		"      --max-rows N        NETSEC_MAX_ROWS per request (default 10000000)\n"
 		"      --max-json BYTES    NETSEC_MAX_JSON (default 8388608)\n"
+		"      --max-fields N      NETSEC_MAX_FIELDS per CSV record (default 65536)\n"
 		"      --max-connections N NETSEC_MAX_CONNECTIONS (default 512)\n"
 		"      --timeout S         NETSEC_TIMEOUT: idle connection seconds (default 30)\n"
 		"      --cors ORIGINS      NETSEC_CORS_ORIGINS: comma-separated allowed origins\n"
@@ -69,6 +70,7 @@ int cli_serve_config(struct cli *cli, int argc, char **argv, struct srv_config *
 					     {"max-upload", required_argument, NULL, 'u'},
 					     {"max-rows", required_argument, NULL, 'r'},
 					     {"max-json", required_argument, NULL, 'J'},
+					     {"max-fields", required_argument, NULL, 'f'},
 					     {"max-connections", required_argument, NULL, 'c'},
 					     {"timeout", required_argument, NULL, 't'},
 					     {"cors", required_argument, NULL, 'C'},
@@ -103,6 +105,7 @@ int cli_serve_config(struct cli *cli, int argc, char **argv, struct srv_config *
 	cfg->max_upload = 256ull << 20;
 	cfg->max_rows = 10000000;
 	cfg->max_json = 8u << 20;
+	cfg->max_fields = 65536;
 	cfg->workers = cores > 0 ? (unsigned)cores : 2;
 	cfg->max_connections = 512;
 	cfg->timeout = 30;
@@ -116,7 +119,7 @@ int cli_serve_config(struct cli *cli, int argc, char **argv, struct srv_config *
 		} nums[] = {{"NETSEC_PORT", 0},       {"NETSEC_WORKERS", 1},
 			    {"NETSEC_MAX_UPLOAD", 2}, {"NETSEC_MAX_ROWS", 3},
 			    {"NETSEC_MAX_JSON", 4},   {"NETSEC_MAX_CONNECTIONS", 5},
-			    {"NETSEC_TIMEOUT", 6}};
+			    {"NETSEC_TIMEOUT", 6},    {"NETSEC_MAX_FIELDS", 7}};
 		for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 			const char *e = env_or(nums[i].name, NULL);
 			if (!e)
@@ -146,8 +149,11 @@ int cli_serve_config(struct cli *cli, int argc, char **argv, struct srv_config *
 			case 5:
 				cfg->max_connections = (unsigned)v;
 				break;
-			default:
+			case 6:
 				cfg->timeout = (unsigned)v;
+				break;
+			default:
+				cfg->max_fields = v;
 			}
 		}
 	}
@@ -190,6 +196,11 @@ int cli_serve_config(struct cli *cli, int argc, char **argv, struct srv_config *
 			break;
 		case 'J':
 			if ((rc = parse_size(cli, "--max-json", optarg, &cfg->max_json)) != CLI_OK)
+				return rc;
+			break;
+		case 'f':
+			if ((rc = parse_size(cli, "--max-fields", optarg, &cfg->max_fields)) !=
+			    CLI_OK)
 				return rc;
 			break;
 		case 'c':

@@ -32,7 +32,10 @@ struct pstate {
 	bool in_file, seen_file;
 	enum fmt fmt;
 	FILE *out; /* the response body, unlinked temp file */
-	FILE *keep; /* ?keep=true: this request's own result file (CSV) */
+	FILE *keep; /* ?keep=true: this request's own result file (CSV); or,
+		     * with keep_is_tmp, the CSV copy the log keeps (NETSEC_LOG_RAW_ROWS) */
+	bool keep_is_tmp;
+	bool logged; /* the log entry was written (with the raw rows) */
 	char keep_path[4096], keep_tmp[4200];
 	size_t n_cols;
 	uint64_t rows;
@@ -52,7 +55,8 @@ static void pstate_free(void *p)
 		fclose(ps->out);
 	if (ps->keep) {
 		fclose(ps->keep);
-		unlink(ps->keep_tmp);
+		if (!ps->keep_is_tmp)
+			unlink(ps->keep_tmp);
 	}
 	srv_model_release(ps->m);
 	free(ps);
@@ -322,6 +326,7 @@ static enum ns_status start_predictor(struct pstate *ps, struct req *r)
 	ns_diag_clear(&d);
 	pp.source_name = "upload";
 	pp.max_rows = r->s->cfg.max_rows;
+	pp.csv.max_fields = r->s->cfg.max_fields;
 	st = ns_predictor_create(ps->m->model, &pp, on_header, on_row, ps, &ps->pred, &d);
 	if (st != NS_OK)
 		fail(ps, st, &d);
@@ -443,7 +448,15 @@ enum MHD_Result srv_predict_begin(struct req *r)
 	ps->out = tmpfile();
 	if (!ps->out)
 		return srv_error(r, 500, "internal error", "cannot create a temporary file", NULL);
-	if (keep && (strcmp(keep, "true") == 0 || strcmp(keep, "1") == 0)) {
+	if (r->s->cfg.log_raw_rows &&
+	    !(keep && (strcmp(keep, "true") == 0 || strcmp(keep, "1") == 0))) {
+		/* The predicted rows go to the log too: a CSV copy in a temp file. */
+		ps->keep = tmpfile();
+		ps->keep_is_tmp = true;
+		if (!ps->keep)
+			return srv_error(r, 500, "internal error", "cannot create a temporary file",
+					 NULL);
+	} else if (keep && (strcmp(keep, "true") == 0 || strcmp(keep, "1") == 0)) {
 		struct ns_diag d;
 		if (!r->s->cfg.keep_dir || !*r->s->cfg.keep_dir)
 			return srv_error(r, 400, "bad request",
@@ -555,7 +568,20 @@ enum MHD_Result srv_predict_end(struct req *r)
 	}
 	if (fflush(ps->out) != 0 || ferror(ps->out))
 		return srv_error(r, 500, "internal error", "cannot write the result", NULL);
-	if (ps->keep) {
+	if (ps->keep && ps->keep_is_tmp) {
+		/* NETSEC_LOG_RAW_ROWS: the rows go to the log with the entry. */
+		long len = ftell(ps->keep);
+		char *raw = len > 0 ? malloc((size_t)len) : NULL;
+		if (raw && fseek(ps->keep, 0, SEEK_SET) == 0 &&
+		    fread(raw, 1, (size_t)len, ps->keep) == (size_t)len)
+			srv_log_prediction(r->s, ps->m, "/predict", r->id_str, ps->rows,
+					   ns_predictor_class_counts(ps->pred), srv_mono() - r->t0,
+					   raw, (size_t)len);
+		free(raw);
+		fclose(ps->keep);
+		ps->keep = NULL;
+		ps->logged = true;
+	} else if (ps->keep) {
 		if (fflush(ps->keep) != 0 || fsync(fileno(ps->keep)) != 0 || ferror(ps->keep) ||
 		    fclose(ps->keep) != 0 || rename(ps->keep_tmp, ps->keep_path) != 0) {
 			ps->keep = NULL;
@@ -565,8 +591,10 @@ enum MHD_Result srv_predict_end(struct req *r)
 		ps->keep = NULL;
 	}
 	srv_metrics_predictions(r->s, ps->m, ns_predictor_class_counts(ps->pred));
-	srv_log_prediction(r->s, ps->m, "/predict", r->id_str, ps->rows,
-			   ns_predictor_class_counts(ps->pred), srv_mono() - r->t0, NULL, 0);
+	if (!ps->logged)
+		srv_log_prediction(r->s, ps->m, "/predict", r->id_str, ps->rows,
+				   ns_predictor_class_counts(ps->pred), srv_mono() - r->t0, NULL,
+				   0);
 	size = ftell(ps->out);
 	fd = dup(fileno(ps->out));
 	if (size < 0 || fd < 0)

@@ -46,6 +46,7 @@ struct srv_config {
 	uint64_t max_upload; /* NETSEC_MAX_UPLOAD bytes, default 256 MiB */
 	uint64_t max_rows; /* NETSEC_MAX_ROWS per request, default 10,000,000 */
 	uint64_t max_json; /* NETSEC_MAX_JSON bytes for JSON bodies, default 8 MiB */
+	uint64_t max_fields; /* NETSEC_MAX_FIELDS per CSV record, default 65536 */
 	unsigned workers; /* NETSEC_WORKERS: worker threads, default cores */
 	unsigned max_connections; /* NETSEC_MAX_CONNECTIONS, default 512 */
 	unsigned timeout; /* NETSEC_TIMEOUT: idle seconds before a connection is

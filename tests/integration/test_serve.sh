@@ -200,8 +200,19 @@ assert time.time() - t < 8, "held too long"
 EOF
 
 # --- no token configured: 403 with how to set one; CORS ---
-start_server notoken -- --cors https://ok.example
+start_server notoken NETSEC_LOG_RAW_ROWS=1 -- --cors https://ok.example --max-fields 40
 U=$notoken_url
+http POST /predict -F "file=@$DATA"; expect_code 200 "predict with raw rows logged"
+sleep 1.5
+/usr/bin/python3 - "$T/store.db" <<'EOF' && pass || fail "raw rows kept in the prediction log"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+(n,) = db.execute("select count(*) from netsec_prediction_raw").fetchone()
+(csv,) = db.execute("select csv from netsec_prediction_raw limit 1").fetchone()
+assert n >= 1 and csv.count(b"\n") == 11056, (n, csv.count(b"\n"))
+EOF
+awk -F, 'BEGIN{OFS=","} {print $0,$0}' "$DATA" >"$T/wide.csv"
+http POST /predict -F "file=@$T/wide.csv"; expect_code 413 "more fields than NETSEC_MAX_FIELDS"
 http POST /train; expect_code 403 "no token configured"; expect_body 'NETSEC_API_TOKEN' "says how to set one"
 http GET /healthz -H 'Origin: https://ok.example'
 grep -qi '^access-control-allow-origin: https://ok.example' "$T/headers" && pass || fail "allowed origin echoed"

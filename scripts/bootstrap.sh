@@ -9,6 +9,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git ca-certificates
       libyaml-dev libsqlite3-dev libcmocka-dev libmicrohttpd-dev
+      libmongoc-dev libbson-dev libcurl4-openssl-dev
       clang libclang-rt-14-dev libomp-dev clang-format
       python3 python3-numpy python3-yaml curl chromium)
 # npm fetches Swagger UI for /docs (scripts/fetch-assets.sh); Debian's when the

@@ -184,7 +184,7 @@ NS_API enum ns_status ns_write_file_atomic(const char *path, const void *data, s
 struct ns_atomic_file {
 	FILE *fp; /* write here */
 	char *path; /* owned */
-	char *tmp_path; /* owned */
+	char *tmp_path; /* owned; NULL when the target is a device or FIFO, written in place */
 };
 NS_API enum ns_status ns_atomic_file_open(struct ns_atomic_file *af, const char *path,
 					  struct ns_diag *diag);

@@ -19,11 +19,13 @@
 #include "netsec/search.h"
 #include "netsec/store.h"
 #include "netsec/impute.h"
+#include "netsec/config.h"
 #include "netsec/json.h"
 #include "netsec/multipart.h"
 #include "netsec/npy.h"
 #include "netsec/pipeline.h"
 #include "netsec/registry.h"
+#include "netsec/s3.h"
 #include "netsec/stats.h"
 #include "netsec/track.h"
 

@@ -2,12 +2,15 @@
  * include/netsec/track.h - experiment tracking: experiments, runs, params,
  * metrics, tags and artifacts, written in MLflow's formats.
  *
- * A tracker is opened from a URI.  Today the one backend is MLflow's on-disk
- * file store (the `mlruns` folder that MLflow 2.x's FileStore reads, so
- * `mlflow ui --backend-store-uri ./mlruns` shows what netsec logged); the
- * layout is described field by field in docs/tracking.md.  The interface is
- * shaped so that MLflow's REST API (`http:`/`https:`) can be added as a
- * second backend without changing it.
+ * A tracker is opened from a URI: MLflow's on-disk file store (the `mlruns`
+ * folder that MLflow 2.x's FileStore reads, so `mlflow ui
+ * --backend-store-uri ./mlruns` shows what netsec logged; the layout is
+ * described field by field in docs/tracking.md), or an MLflow tracking
+ * server over its REST API (`http:`/`https:`; credentials from
+ * MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN, retries with
+ * back-off; params, metrics and tags are batched, so an error may surface
+ * on a later call or at ns_run_end).  The functions at the end read a file
+ * store back and replay its runs to a server (`netsec track push`).
  *
  * Keys (param, metric and tag names) follow MLflow's rules: 1..250
  * characters out of ASCII letters, digits, '_', '-', '.', ' ' and '/';
@@ -29,6 +32,7 @@
 #ifndef NETSEC_TRACK_H
 #define NETSEC_TRACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,7 +59,8 @@ struct ns_run;
 /*
  * Opens a tracker.  `uri` is "file:./mlruns", "file:///abs/path",
  * "file://localhost/abs/path" or a plain path (relative to the current
- * folder); NULL means $MLFLOW_TRACKING_URI, or "./mlruns" when that is unset
+ * folder), or "http(s)://host[:port][/path]" for an MLflow server (opening
+ * one makes no request); NULL means $MLFLOW_TRACKING_URI, or "./mlruns" when that is unset
  * or empty.  Like MLflow's FileStore, opening creates the root folder with
  * the "Default" experiment (id "0") and the ".trash" folder when they are
  * missing.  OUT *out is owned by the caller (ns_tracker_close).
@@ -69,7 +74,7 @@ NS_API enum ns_status ns_tracker_open(const char *uri, struct ns_tracker **out,
 /* Closes `t` (NULL is a no-op).  Runs started from `t` must be ended first. */
 NS_API void ns_tracker_close(struct ns_tracker *t);
 
-/* The backend's scheme ("file"); static storage. */
+/* The backend's scheme ("file", "http" or "https"); static storage. */
 NS_API const char *ns_tracker_scheme(const struct ns_tracker *t);
 
 /*
@@ -184,6 +189,93 @@ NS_API enum ns_status ns_run_end(struct ns_run *r, enum ns_run_status status, st
  * Returns NS_OK, NS_ERR_IO, NS_ERR_NOMEM.
  */
 NS_API enum ns_status ns_tracker_reap(struct ns_tracker *t, size_t *reaped, struct ns_diag *diag);
+
+/* ---- reading a local file store back, and replaying it ---------------------- */
+
+/* A key and its value, both owned by the record holding them. */
+struct ns_track_kv {
+	char *key;
+	char *value;
+};
+
+/* One value of a metric as the file store keeps it. */
+struct ns_track_point {
+	char *key;
+	double value;
+	int64_t timestamp; /* ms since the epoch */
+	int64_t step;
+};
+
+/* A run read back from an MLflow file store; every pointer is owned by the
+ * record (ns_track_records_free). */
+struct ns_track_record {
+	char run_id[NS_TRACK_RUN_ID_MAX];
+	char experiment_id[NS_TRACK_EXPERIMENT_ID_MAX];
+	char *experiment_name;
+	char *run_name;
+	char *user_id;
+	char *artifact_dir; /* the run's local artifact folder; NULL when not local */
+	int64_t start_time; /* ms since the epoch */
+	int64_t end_time; /* -1 while the run has not ended */
+	enum ns_run_status status; /* SCHEDULED reads as RUNNING */
+	struct ns_track_kv *params;
+	size_t n_params;
+	struct ns_track_kv *tags;
+	size_t n_tags;
+	struct ns_track_point *metrics; /* empty unless read with metrics */
+	size_t n_metrics;
+};
+
+/*
+ * Reads every active run of every active experiment of the file store
+ * `store` (a path or a file: URI; nothing is created) with its params and
+ * tags, and its metrics when `with_metrics`.  Unreadable runs and
+ * experiments are skipped, as MLflow skips them.  OUT *out (an array of
+ * *n_out records, owned by the caller: ns_track_records_free).
+ * Returns NS_OK; NS_ERR_NOTFOUND (no store there); NS_ERR_IO; NS_ERR_NOMEM.
+ * Thread-safe (reads only).
+ */
+NS_API enum ns_status ns_track_read_runs(const char *store, bool with_metrics,
+					 struct ns_track_record **out, size_t *n_out,
+					 struct ns_diag *diag);
+/* Reads one run (with metrics) by id; NS_ERR_NOTFOUND when no active run
+ * of an active experiment has that id.  OUT *out: free with
+ * ns_track_records_free(*out, 1). */
+NS_API enum ns_status ns_track_read_run(const char *store, const char *run_id,
+					struct ns_track_record **out, struct ns_diag *diag);
+NS_API void ns_track_records_free(struct ns_track_record *records, size_t n);
+/* The value of tag `key` of `r` (borrowed from `r`), or NULL. */
+NS_API const char *ns_track_record_tag(const struct ns_track_record *r, const char *key);
+
+/*
+ * Sets tag `key` of run `run_id` in the file store `store` (MLflow's key and
+ * value rules; the file is replaced atomically).  Used to mark runs after a
+ * replay.  Returns NS_OK, NS_ERR_INVALID, NS_ERR_NOTFOUND, NS_ERR_IO,
+ * NS_ERR_NOMEM.
+ */
+NS_API enum ns_status ns_track_store_set_tag(const char *store, const char *run_id, const char *key,
+					     const char *value, struct ns_diag *diag);
+
+/*
+ * Replays run `run_id` of the file store `store`, and then its nested runs
+ * (tag mlflow.parentRunId, any depth), to the tracker `to` (typically an
+ * MLflow server): experiment by name, the run with its original name, user,
+ * start time and tags, its params, its metrics with their timestamps and
+ * steps, its artifacts, and its final status and end time.  Each run
+ * replayed is tagged netsec.remote_run_id (its id at `to`) in the local
+ * store, and netsec.pending_push becomes "false"; a run that already has
+ * netsec.remote_run_id is skipped (its nested runs are still visited)
+ * unless `force`.  A nested run is pushed under its parent's remote id, so
+ * the parent must have been pushed.  OUT *n_pushed and *n_skipped (may be
+ * NULL) count runs.  A run still RUNNING is NS_ERR_INVALID.
+ *
+ * Returns NS_OK; NS_ERR_NOTFOUND; NS_ERR_INVALID; NS_ERR_IO (the server
+ * failed: what was not pushed stays unmarked and can be pushed again);
+ * NS_ERR_NOMEM.  Not thread-safe for `to` (see above).
+ */
+NS_API enum ns_status ns_track_push(struct ns_tracker *to, const char *store, const char *run_id,
+				    bool force, size_t *n_pushed, size_t *n_skipped,
+				    struct ns_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,29 @@ static enum ns_status io_error(struct ns_diag *diag, const char *path, const cha
 	return ns_diag_set(diag, NS_ERR_IO, "cannot %s: %s", what, strerror(e));
 }
 
+/* True when `path` exists and is not a regular file (a device such as
+ * /dev/null or /dev/stdout, a FIFO): such a target is written in place, never
+ * replaced by a renamed temp file. */
+static bool special_target(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode);
+}
+
+static enum ns_status write_in_place(const char *path, const void *data, size_t len,
+				     struct ns_diag *diag)
+{
+	FILE *fp = fopen(path, "wb");
+	if (!fp)
+		return io_error(diag, path, "open");
+	if ((len && fwrite(data, 1, len, fp) != len) || fflush(fp) != 0) {
+		enum ns_status st = io_error(diag, path, "write");
+		fclose(fp);
+		return st;
+	}
+	return fclose(fp) == 0 ? NS_OK : io_error(diag, path, "close");
+}
+
 enum ns_status ns_write_file_atomic(const char *path, const void *data, size_t len,
 				    struct ns_diag *diag)
 {
@@ -34,6 +57,10 @@ enum ns_status ns_write_file_atomic(const char *path, const void *data, size_t l
 
 	if (!tmp)
 		return ns_diag_set(diag, NS_ERR_NOMEM, "out of memory");
+	if (special_target(path)) {
+		ns_free(tmp);
+		return write_in_place(path, data, len, diag);
+	}
 	memcpy(tmp, path, plen);
 	memcpy(tmp + plen, ".tmp.XXXXXX", 12);
 	fd = mkstemp(tmp);
@@ -173,6 +200,19 @@ enum ns_status ns_atomic_file_open(struct ns_atomic_file *af, const char *path,
 		ns_free(af->tmp_path);
 		return ns_diag_set(diag, NS_ERR_NOMEM, "out of memory");
 	}
+	if (special_target(path)) {
+		/* A device or FIFO: written in place (tmp_path NULL). */
+		ns_free(af->tmp_path);
+		af->tmp_path = NULL;
+		af->fp = fopen(path, "wb");
+		if (!af->fp) {
+			enum ns_status st = io_error(diag, path, "open");
+			ns_free(af->path);
+			memset(af, 0, sizeof(*af));
+			return st;
+		}
+		return NS_OK;
+	}
 	memcpy(af->tmp_path, path, plen);
 	memcpy(af->tmp_path + plen, ".tmp.XXXXXX", 12);
 	fd = mkstemp(af->tmp_path);
@@ -193,6 +233,17 @@ enum ns_status ns_atomic_file_open(struct ns_atomic_file *af, const char *path,
 enum ns_status ns_atomic_file_commit(struct ns_atomic_file *af, struct ns_diag *diag)
 {
 	enum ns_status st = NS_OK;
+	if (!af->tmp_path) {
+		if (fflush(af->fp) != 0 || ferror(af->fp)) {
+			st = io_error(diag, af->path, "write");
+			fclose(af->fp);
+		} else if (fclose(af->fp) != 0) {
+			st = io_error(diag, af->path, "close");
+		}
+		ns_free(af->path);
+		memset(af, 0, sizeof(*af));
+		return st;
+	}
 	if (fflush(af->fp) != 0 || ferror(af->fp) || fsync(fileno(af->fp)) != 0) {
 		st = io_error(diag, af->path, "write");
 		fclose(af->fp);
@@ -217,7 +268,8 @@ void ns_atomic_file_abort(struct ns_atomic_file *af)
 	if (!af->fp)
 		return;
 	fclose(af->fp);
-	unlink(af->tmp_path);
+	if (af->tmp_path)
+		unlink(af->tmp_path);
 	ns_free(af->path);
 	ns_free(af->tmp_path);
 	memset(af, 0, sizeof(*af));

@@ -18,6 +18,11 @@
  * Every stage writes under the run folder; a failure leaves run.status
  * saying which stage failed and why, and nothing is promoted.  Tracking is
  * best effort: a tracking error is logged as a warning, never fails a run.
+ * When tracking goes to an MLflow server (http/https), every run is also
+ * written to the local file store ($NETSEC_LOCAL_MLRUNS or ./mlruns); after
+ * the first failed server call the server is left alone and the local copy
+ * is tagged netsec.pending_push=true for `netsec track push` (a run the
+ * server got whole is tagged netsec.remote_run_id instead).
  */
 #include <math.h>
 #include <signal.h>
@@ -27,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netsec/config.h"
 #include "netsec/impute.h"
 #include "netsec/npy.h"
 #include "netsec/predict.h"
@@ -37,6 +43,15 @@
 #include "pipeline/internal.h"
 
 #define PATH_MAX_ 4200
+
+/* One tracked run: on the configured tracker and, when that is an MLflow
+ * server, its copy in the local file store. */
+struct trun {
+	struct ns_run *run; /* NULL when it could not be started */
+	struct ns_run *copy; /* remote tracking only */
+	bool remote; /* `run` is on a server */
+	bool *remote_down; /* shared by all runs of one training */
+};
 
 static const char *const stage_names[NS_STAGE_COUNT_] = {
 	"data_ingestion", "data_validation",  "data_transformation",
@@ -103,9 +118,11 @@ struct run {
 	struct ns_metrics winner_test, winner_train;
 	bool have_winner_test, have_winner_train;
 	/* tracking */
-	struct ns_tracker *tracker;
-	struct ns_run *parent;
-	char experiment_id[64];
+	struct ns_tracker *tracker; /* the configured one */
+	struct ns_tracker *local; /* the local copy's, when `tracker` is a server */
+	struct trun parent;
+	char experiment_id[64], local_experiment_id[64];
+	bool remote_down; /* a server call failed: no more calls */
 };
 
 static double now_s(void)
@@ -202,9 +219,76 @@ static void track_warn(const char *what, const struct ns_diag *d)
 	ns_log(NS_LOG_WARN, "tracking: %s: %s", what, d->message);
 }
 
+/* A failed call on the configured tracker: a warning; for a server, one
+ * warning and no more server calls (the local copy has everything). */
+static void track_fail(struct trun *t, const char *what, const struct ns_diag *d)
+{
+	if (!t->remote) {
+		track_warn(what, d);
+		return;
+	}
+	if (!*t->remote_down)
+		ns_log(NS_LOG_WARN,
+		       "tracking: %s: %s; the run is kept in the local store and marked for "
+		       "`netsec track push`",
+		       what, d->message);
+	*t->remote_down = true;
+}
+
+static bool track_live(const struct trun *t)
+{
+	return t->run && !(t->remote && *t->remote_down);
+}
+
+static void track_start(struct run *u, struct trun *t, const char *name, const struct trun *parent)
+{
+	struct ns_diag d;
+	memset(t, 0, sizeof(*t));
+	t->remote = u->local != NULL;
+	t->remote_down = &u->remote_down;
+	ns_diag_clear(&d);
+	if (u->tracker && (!parent || parent->run) && !(t->remote && u->remote_down) &&
+	    ns_run_start(u->tracker, u->experiment_id, name, parent ? ns_run_id(parent->run) : NULL,
+			 &t->run, &d) != NS_OK)
+		track_fail(t, parent ? "cannot start a family run" : "cannot start the run", &d);
+	if (u->local && (!parent || parent->copy) &&
+	    ns_run_start(u->local, u->local_experiment_id, name,
+			 parent ? ns_run_id(parent->copy) : NULL, &t->copy, &d) != NS_OK)
+		track_warn("cannot start the local copy of the run", &d);
+}
+
+/* Ends both copies; the local one says whether the server has it all. */
+static void track_end(struct trun *t, enum ns_run_status status)
+{
+	char remote_id[NS_TRACK_RUN_ID_MAX] = "";
+	struct ns_diag d;
+	ns_diag_clear(&d);
+	if (t->run) {
+		bool live = track_live(t);
+		snprintf(remote_id, sizeof(remote_id), "%s", ns_run_id(t->run));
+		/* After an outage this fails at once; it frees the run either way. */
+		if (ns_run_end(t->run, live ? status : NS_RUN_FAILED, &d) != NS_OK && live)
+			track_fail(t, "cannot end the run", &d);
+		t->run = NULL;
+	}
+	if (!t->copy)
+		return;
+	if (t->remote && (*t->remote_down || !remote_id[0])) {
+		if (ns_run_set_tag(t->copy, "netsec.pending_push", "true", &d) != NS_OK)
+			track_warn("netsec.pending_push", &d);
+	} else if (t->remote &&
+		   ns_run_set_tag(t->copy, "netsec.remote_run_id", remote_id, &d) != NS_OK) {
+		track_warn("netsec.remote_run_id", &d);
+	}
+	if (ns_run_end(t->copy, status, &d) != NS_OK)
+		track_warn("cannot end the local copy of the run", &d);
+	t->copy = NULL;
+}
+
 static void track_open(struct run *u)
 {
 	struct ns_diag d;
+	const char *scheme;
 	ns_diag_clear(&d);
 	if (u->c->tracking_uri && !*u->c->tracking_uri)
 		return; /* tracking off */
@@ -212,56 +296,77 @@ static void track_open(struct run *u)
 		track_warn("cannot open the tracking store", &d);
 		return;
 	}
+	scheme = ns_tracker_scheme(u->tracker);
+	if (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) {
+		const char *local = getenv("NETSEC_LOCAL_MLRUNS");
+		if (ns_tracker_open(local && *local ? local : "./mlruns", &u->local, &d) != NS_OK ||
+		    ns_tracker_reap(u->local, NULL, &d) != NS_OK ||
+		    ns_tracker_experiment(u->local, u->c->experiment, u->local_experiment_id,
+					  sizeof(u->local_experiment_id), &d) != NS_OK) {
+			track_warn("cannot open the local copy's store", &d);
+			ns_tracker_close(u->local);
+			u->local = NULL;
+		}
+	}
+	u->parent.remote = u->local != NULL;
+	u->parent.remote_down = &u->remote_down;
 	ns_tracker_reap(u->tracker, NULL, &d);
 	if (ns_tracker_experiment(u->tracker, u->c->experiment, u->experiment_id,
-				  sizeof(u->experiment_id), &d) != NS_OK ||
-	    ns_run_start(u->tracker, u->experiment_id, u->r->run_id, NULL, &u->parent, &d) !=
-		    NS_OK) {
-		track_warn("cannot start the run", &d);
-		ns_tracker_close(u->tracker);
-		u->tracker = NULL;
-		return;
+				  sizeof(u->experiment_id), &d) != NS_OK) {
+		track_fail(&u->parent, "cannot start the run", &d);
+		if (!u->local) {
+			ns_tracker_close(u->tracker);
+			u->tracker = NULL;
+			return;
+		}
 	}
-	snprintf(u->r->tracking_run_id, sizeof(u->r->tracking_run_id), "%s", ns_run_id(u->parent));
+	track_start(u, &u->parent, u->r->run_id, NULL);
+	if (u->parent.run || u->parent.copy)
+		snprintf(u->r->tracking_run_id, sizeof(u->r->tracking_run_id), "%s",
+			 ns_run_id(u->parent.run ? u->parent.run : u->parent.copy));
 }
 
-static void track_param(struct ns_run *run, const char *key, const char *fmt, ...) NS_PRINTF(3, 4);
-static void track_param(struct ns_run *run, const char *key, const char *fmt, ...)
+static void track_param(struct trun *t, const char *key, const char *fmt, ...) NS_PRINTF(3, 4);
+static void track_param(struct trun *t, const char *key, const char *fmt, ...)
 {
 	char val[512];
 	struct ns_diag d;
 	va_list ap;
-	if (!run)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(val, sizeof(val), fmt, ap);
 	va_end(ap);
 	ns_diag_clear(&d);
-	if (ns_run_log_param(run, key, val, &d) != NS_OK)
+	if (track_live(t) && ns_run_log_param(t->run, key, val, &d) != NS_OK)
+		track_fail(t, key, &d);
+	if (t->copy && ns_run_log_param(t->copy, key, val, &d) != NS_OK)
 		track_warn(key, &d);
 }
 
-static void track_metric(struct ns_run *run, const char *key, double v)
+static void track_metric(struct trun *t, const char *key, double v)
 {
 	struct ns_diag d;
-	if (!run || !isfinite(v))
+	if (!isfinite(v))
 		return;
 	ns_diag_clear(&d);
-	if (ns_run_log_metric(run, key, v, 0, &d) != NS_OK)
+	if (track_live(t) && ns_run_log_metric(t->run, key, v, 0, &d) != NS_OK)
+		track_fail(t, key, &d);
+	if (t->copy && ns_run_log_metric(t->copy, key, v, 0, &d) != NS_OK)
 		track_warn(key, &d);
 }
 
-static void track_artifact(struct ns_run *run, const char *path, const char *dir)
+static void track_artifact(struct trun *t, const char *path, const char *dir)
 {
 	struct ns_diag d;
-	if (!run || access(path, R_OK) != 0)
+	if (access(path, R_OK) != 0)
 		return;
 	ns_diag_clear(&d);
-	if (ns_run_log_artifact(run, path, dir, &d) != NS_OK)
+	if (track_live(t) && ns_run_log_artifact(t->run, path, dir, &d) != NS_OK)
+		track_fail(t, path, &d);
+	if (t->copy && ns_run_log_artifact(t->copy, path, dir, &d) != NS_OK)
 		track_warn(path, &d);
 }
 
-static void track_metrics(struct ns_run *run, const char *prefix, const struct ns_metrics *m)
+static void track_metrics(struct trun *run, const char *prefix, const struct ns_metrics *m)
 {
 	char key[128];
 	static const char *const names[] = {"accuracy", "precision", "recall", "f1", "roc_auc"};
@@ -363,12 +468,19 @@ static enum ns_status load_data(struct run *u)
 				   : u->schema && u->schema->name ? u->schema->name
 								  : NULL;
 		struct ns_schema *stored = NULL;
+		char shown[PATH_MAX_];
 		uint64_t rows = 0;
 		if (!coll)
 			return ns_diag_set(
 				u->diag, NS_ERR_INVALID,
 				"no collection named (give one, or a schema with a name)");
-		snprintf(u->source, sizeof(u->source), "%s#%s", uri, coll);
+		/* The source goes into report.json, the tracked run and errors:
+		 * never with a password (ns_redact). */
+		ns_redact(uri, shown, sizeof(shown));
+		if (snprintf(u->source, sizeof(u->source), "%s#%s", shown, coll) >=
+		    (int)sizeof(u->source))
+			return ns_diag_set(u->diag, NS_ERR_INVALID,
+					   "the store URI and collection name are too long");
 		st = ns_store_open(uri, &store, u->diag);
 		if (st != NS_OK)
 			return st;
@@ -378,7 +490,7 @@ static enum ns_status load_data(struct run *u)
 				u->diag, NS_ERR_NOTFOUND,
 				"the store %s has no data in collection '%s' (ingest first: "
 				"netsec ingest FILE --schema S)",
-				uri, coll);
+				shown, coll);
 			goto out;
 		}
 		if (st == NS_OK)
@@ -973,7 +1085,6 @@ static enum ns_status stage_evaluation(struct run *u)
 		struct ns_train_family *tf = &r->families[i];
 		struct ns_model *m = NULL;
 		struct ns_metrics met;
-		struct ns_run *child = NULL;
 		char detail[96];
 		double t = now_s();
 
@@ -997,31 +1108,27 @@ static enum ns_status stage_evaluation(struct run *u)
 		tf->test_score = ns_metrics_score(&met, u->c->scoring);
 		metric_fields(&met, &tf->test_accuracy, &tf->test_precision, &tf->test_recall,
 			      &tf->test_f1, &tf->test_roc_auc);
-		if (u->tracker && u->parent) {
-			struct ns_diag td;
+		if (u->parent.run || u->parent.copy) {
+			struct trun child;
 			char name[128];
 			const struct ns_param_def *defs;
 			size_t n_defs = 0;
-			ns_diag_clear(&td);
 			snprintf(name, sizeof(name), "%s-%s", r->run_id,
 				 ns_family_name(fr->family));
-			if (ns_run_start(u->tracker, u->experiment_id, name, ns_run_id(u->parent),
-					 &child, &td) != NS_OK)
-				track_warn("cannot start a family run", &td);
+			track_start(u, &child, name, &u->parent);
 			defs = ns_family_params(fr->family, &n_defs);
-			for (size_t p = 0; child && p < n_defs; p++) {
+			for (size_t p = 0; p < n_defs; p++) {
 				char val[64];
 				ns_param_value_format(&defs[p], cr->params.v[p], val, sizeof(val));
-				track_param(child, defs[p].name, "%s", val);
+				track_param(&child, defs[p].name, "%s", val);
 			}
-			track_param(child, "family", "%s", ns_family_name(fr->family));
-			track_param(child, "candidates", "%zu", fr->n_candidates);
-			track_metric(child, "cv_score_mean", cr->mean_score);
-			track_metric(child, "cv_score_std", cr->std_score);
-			track_metrics(child, "test", &met);
-			track_metric(child, "fit_seconds", tf->fit_seconds);
-			if (child && ns_run_end(child, NS_RUN_FINISHED, &td) != NS_OK)
-				track_warn("cannot end a family run", &td);
+			track_param(&child, "family", "%s", ns_family_name(fr->family));
+			track_param(&child, "candidates", "%zu", fr->n_candidates);
+			track_metric(&child, "cv_score_mean", cr->mean_score);
+			track_metric(&child, "cv_score_std", cr->std_score);
+			track_metrics(&child, "test", &met);
+			track_metric(&child, "fit_seconds", tf->fit_seconds);
+			track_end(&child, NS_RUN_FINISHED);
 		}
 		if (i == r->winner) {
 			u->winner = m;
@@ -1603,43 +1710,41 @@ static void run_fini(struct run *u)
 	if (u->have_winner_train)
 		ns_metrics_fini(&u->winner_train);
 	ns_tracker_close(u->tracker);
+	ns_tracker_close(u->local);
 }
 
 static void track_finish(struct run *u, enum ns_status outcome)
 {
 	struct ns_train_result *r = u->r;
-	struct ns_diag d;
+	struct trun *t = &u->parent;
 	char p[PATH_MAX_];
-	if (!u->parent)
+	if (!t->run && !t->copy)
 		return;
-	track_param(u->parent, "source", "%s", u->source);
-	track_param(u->parent, "test_fraction", "%g", u->c->test_fraction);
-	track_param(u->parent, "seed", "%llu", (unsigned long long)u->c->seed);
-	track_param(u->parent, "cv", "%u", u->c->cv);
-	track_param(u->parent, "scoring", "%s", ns_scoring_name(u->c->scoring));
-	track_param(u->parent, "dedup", "%s", u->c->dedup ? "true" : "false");
-	track_param(u->parent, "impute_neighbors", "%u", u->c->impute_neighbors);
+	track_param(t, "source", "%s", u->source);
+	track_param(t, "test_fraction", "%g", u->c->test_fraction);
+	track_param(t, "seed", "%llu", (unsigned long long)u->c->seed);
+	track_param(t, "cv", "%u", u->c->cv);
+	track_param(t, "scoring", "%s", ns_scoring_name(u->c->scoring));
+	track_param(t, "dedup", "%s", u->c->dedup ? "true" : "false");
+	track_param(t, "impute_neighbors", "%u", u->c->impute_neighbors);
 	if (u->winner) {
-		track_param(u->parent, "chosen_family", "%s",
+		track_param(t, "chosen_family", "%s",
 			    ns_family_name(r->families[r->winner].family));
-		track_param(u->parent, "chosen_params", "%s", r->families[r->winner].params);
-		track_metrics(u->parent, "test", &u->winner_test);
-		track_metric(u->parent, "train_score", r->train_score);
-		track_metric(u->parent, "cv_score", r->families[r->winner].cv_mean);
+		track_param(t, "chosen_params", "%s", r->families[r->winner].params);
+		track_metrics(t, "test", &u->winner_test);
+		track_metric(t, "train_score", r->train_score);
+		track_metric(t, "cv_score", r->families[r->winner].cv_mean);
 	}
-	track_metric(u->parent, "rows", (double)r->n_rows);
-	track_metric(u->parent, "leaked_test_rows", (double)r->n_leaked);
-	track_metric(u->parent, "drifted_columns", (double)r->n_drifted);
+	track_metric(t, "rows", (double)r->n_rows);
+	track_metric(t, "leaked_test_rows", (double)r->n_leaked);
+	track_metric(t, "drifted_columns", (double)r->n_drifted);
 	if (r->version)
-		track_param(u->parent, "registry_version", "%u", r->version);
-	track_artifact(u->parent, r->model_path, "model");
-	track_artifact(u->parent, r->report_path, NULL);
+		track_param(t, "registry_version", "%u", r->version);
+	track_artifact(t, r->model_path, "model");
+	track_artifact(t, r->report_path, NULL);
 	path_of(u, "data_validation/drift_report/report.yaml", p);
-	track_artifact(u->parent, p, "drift_report");
-	ns_diag_clear(&d);
-	if (ns_run_end(u->parent, outcome == NS_OK ? NS_RUN_FINISHED : NS_RUN_FAILED, &d) != NS_OK)
-		track_warn("cannot end the run", &d);
-	u->parent = NULL;
+	track_artifact(t, p, "drift_report");
+	track_end(t, outcome == NS_OK ? NS_RUN_FINISHED : NS_RUN_FAILED);
 }
 
 enum ns_status ns_train_run(const struct ns_train_config *c, struct ns_train_result *out,

@@ -31,7 +31,9 @@
 
 #include "core/internal.h"
 #include "data/schema_internal.h"
+#include "netsec/config.h"
 #include "store/store_impl.h"
+#include "store/store_mongo.h"
 
 #define STORE_READ_CHUNK (1u << 20)
 /* Cap on the reasons stored with one rejected record. */
@@ -46,6 +48,8 @@ struct ns_store {
  * also takes bare paths. */
 static const struct ns__store_backend *const backends[] = {
 	&ns__store_sqlite,
+	&ns__store_mongo,
+	&ns__store_mongo_srv,
 };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -99,7 +103,7 @@ enum ns_status ns_store_open(const char *uri, struct ns_store **out, struct ns_d
 		location = uri + n + 1;
 	}
 	if (!be) {
-		char known[256];
+		char known[256], shown[NS_DIAG_MESSAGE_MAX];
 		size_t off = 0;
 		known[0] = '\0';
 		for (size_t i = 0; i < N_BACKENDS; i++) {
@@ -113,7 +117,8 @@ enum ns_status ns_store_open(const char *uri, struct ns_store **out, struct ns_d
 			diag, NS_ERR_INVALID,
 			"unknown store scheme '%.*s:' in '%s' (known: %s, or a bare path "
 			"for %s:)",
-			(int)n, uri, uri, known, backends[0]->scheme);
+			(int)n, uri, ns_redact(uri, shown, sizeof(shown)), known,
+			backends[0]->scheme);
 	}
 	st = ns_calloc(1, sizeof(*st));
 	if (!st)

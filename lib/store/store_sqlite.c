@@ -34,6 +34,7 @@
 #include <strings.h>
 
 #include "core/internal.h"
+#include "netsec/config.h"
 #include "store/store_impl.h"
 
 /* Bump when the layout changes; a file with a larger number is refused. */
@@ -50,7 +51,7 @@ enum sq_log { SQ_LOG_BEGIN, SQ_LOG_ENTRY, SQ_LOG_CLASS, SQ_LOG_RAW, SQ_LOG_COMMI
 
 struct sq {
 	sqlite3 *db;
-	char *path;
+	char *path; /* for diagnostics only: passwords redacted (ns_redact) */
 	/* The ingest in progress (in_tx), else all zero. */
 	bool in_tx;
 	char *collection;
@@ -345,7 +346,10 @@ static enum ns_status sq_open(const char *location, void **impl, struct ns_diag 
 	s = ns_calloc(1, sizeof(*s));
 	if (!s)
 		return sq_nomem(diag);
-	s->path = ns_strdup(location);
+	{
+		char shown[4096];
+		s->path = ns_strdup(ns_redact(location, shown, sizeof(shown)));
+	}
 	if (!s->path) {
 		st = sq_nomem(diag);
 		goto out;

@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "netsec/config.h"
 #include "track/track_impl.h"
 
 #define META "meta.yaml"
@@ -670,6 +671,7 @@ static enum ns_status fs_open(const char *uri, const char *location, void **impl
 {
 	struct fs *f = ns_calloc(1, sizeof(*f));
 	char *path = NULL, *trash = NULL, *zero = NULL, *zero_trash = NULL;
+	char shown[NS_DIAG_MESSAGE_MAX];
 	enum ns_status st = NS_OK;
 	int lock = -1;
 
@@ -683,7 +685,7 @@ static enum ns_status fs_open(const char *uri, const char *location, void **impl
 		if (!path && bad) {
 			st = ns_diag_set(diag, NS_ERR_INVALID,
 					 "'%s': a file: URI must name a local path (file:///path)",
-					 uri);
+					 ns_redact(uri, shown, sizeof(shown)));
 			goto out;
 		}
 	}
@@ -692,7 +694,8 @@ static enum ns_status fs_open(const char *uri, const char *location, void **impl
 		goto out;
 	}
 	if (!*path) {
-		st = ns_diag_set(diag, NS_ERR_INVALID, "'%s': no path", uri);
+		st = ns_diag_set(diag, NS_ERR_INVALID, "'%s': no path",
+				 ns_redact(uri, shown, sizeof(shown)));
 		goto out;
 	}
 	f->root = abspath(path);
@@ -1465,3 +1468,430 @@ const struct ns__track_backend ns__track_mlflow_file = {
 	.run_update = fs_run_update,
 	.reap = fs_reap,
 };
+
+/* ---- reading a store back (ns_track_read_runs and friends) ------------------------------ */
+
+/* The absolute root of a store named by a path or a file: URI, when it is
+ * a folder; nothing is created. */
+static enum ns_status store_root(const char *store, char **out, struct ns_diag *diag)
+{
+	char *path = NULL, *root;
+	bool bad = false;
+	if (!store || !*store)
+		return ns_diag_set(diag, NS_ERR_INVALID, "no store given");
+	if (strncmp(store, "file:", 5) == 0)
+		path = file_uri_path(store + 5, &bad);
+	else
+		path = ns_strdup(store);
+	if (!path)
+		return bad ? ns_diag_set(diag, NS_ERR_INVALID, "'%s' is not a local file store",
+					 store)
+			   : nomem(diag);
+	root = abspath(path);
+	ns_free(path);
+	if (!root)
+		return ns_diag_set(diag, NS_ERR_IO, "cannot resolve '%s'", store);
+	if (!is_dir(root)) {
+		ns_diag_where(diag, root, 0, 0, NULL);
+		ns_free(root);
+		return ns_diag_set(diag, NS_ERR_NOTFOUND, "no MLflow file store here");
+	}
+	*out = root;
+	return NS_OK;
+}
+
+static void kvs_free(struct ns_track_kv *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ns_free(v[i].key);
+		ns_free(v[i].value);
+	}
+	ns_free(v);
+}
+
+static void record_fini(struct ns_track_record *r)
+{
+	ns_free(r->experiment_name);
+	ns_free(r->run_name);
+	ns_free(r->user_id);
+	ns_free(r->artifact_dir);
+	kvs_free(r->params, r->n_params);
+	kvs_free(r->tags, r->n_tags);
+	for (size_t k = 0; k < r->n_metrics; k++)
+		ns_free(r->metrics[k].key);
+	ns_free(r->metrics);
+	memset(r, 0, sizeof(*r));
+}
+
+void ns_track_records_free(struct ns_track_record *records, size_t n)
+{
+	if (!records)
+		return;
+	for (size_t i = 0; i < n; i++)
+		record_fini(&records[i]);
+	ns_free(records);
+}
+
+const char *ns_track_record_tag(const struct ns_track_record *r, const char *key)
+{
+	for (size_t i = 0; r && key && i < r->n_tags; i++)
+		if (strcmp(r->tags[i].key, key) == 0)
+			return r->tags[i].value;
+	return NULL;
+}
+
+/* Parsed metric lines of one metric file appended to rec->metrics
+ * ("timestamp value step", or the old "timestamp value"); malformed lines
+ * are skipped, as _get_metric_from_line would fail on them. */
+static enum ns_status read_metric_file(struct ns_track_record *rec, const char *path,
+				       const char *key)
+{
+	char *text = NULL;
+	size_t len = 0;
+	enum ns_status st = ns_read_file(path, 256u << 20, &text, &len, NULL);
+	if (st != NS_OK)
+		return st == NS_ERR_NOMEM ? st : NS_OK;
+	for (char *line = text; st == NS_OK && line < text + len;) {
+		char *nl = memchr(line, '\n', (size_t)(text + len - line));
+		char *end = nl ? nl : text + len;
+		char *f[3];
+		size_t nf = 0;
+		char *p = line;
+		*end = '\0';
+		while (nf < 3 && *p) {
+			f[nf++] = p;
+			p += strcspn(p, " ");
+			if (*p)
+				*p++ = '\0';
+		}
+		if (nf >= 2 && !*p) {
+			char *e1, *e3 = NULL;
+			long long ts, step = 0;
+			double v;
+			errno = 0;
+			ts = strtoll(f[0], &e1, 10);
+			if (nf == 3)
+				step = strtoll(f[2], &e3, 10);
+			if (errno == 0 && *e1 == '\0' && (nf == 2 || *e3 == '\0') &&
+			    ns_parse_double(f[1], strlen(f[1]), &v)) {
+				struct ns_track_point *grown = ns_reallocarray(
+					rec->metrics, rec->n_metrics + 1, sizeof(*grown));
+				if (!grown) {
+					st = NS_ERR_NOMEM;
+					break;
+				}
+				rec->metrics = grown;
+				grown[rec->n_metrics].key = ns_strdup(key);
+				if (!grown[rec->n_metrics].key) {
+					st = NS_ERR_NOMEM;
+					break;
+				}
+				grown[rec->n_metrics].value = v;
+				grown[rec->n_metrics].timestamp = ts;
+				grown[rec->n_metrics].step = step;
+				rec->n_metrics++;
+			}
+		}
+		line = end + 1;
+	}
+	ns_free(text);
+	return st;
+}
+
+/* Walks `dir` (params/, tags/ or metrics/ of a run): keys with '/' are
+ * nested folders, as _get_resource_files reads them. */
+static enum ns_status read_key_dir(struct ns_track_record *rec, const char *dir, const char *prefix,
+				   int kind, int depth)
+{
+	enum ns_status st = NS_OK;
+	DIR *d;
+	if (depth > 16)
+		return NS_OK;
+	d = opendir(dir);
+	if (!d)
+		return NS_OK;
+	for (;;) {
+		struct dirent *e = readdir(d);
+		char *path, *key;
+		struct ns__buf kb;
+		if (!e)
+			break;
+		if (e->d_name[0] == '.')
+			continue;
+		path = join3(dir, e->d_name, NULL);
+		ns__buf_init(&kb, 0);
+		if (!path ||
+		    ns__buf_printf(&kb, "%s%s%s", prefix, *prefix ? "/" : "", e->d_name) != NS_OK) {
+			ns_free(path);
+			ns__buf_fini(&kb);
+			st = NS_ERR_NOMEM;
+			break;
+		}
+		key = kb.data;
+		if (is_dir(path)) {
+			st = read_key_dir(rec, path, key, kind, depth + 1);
+		} else if (kind == 2) {
+			st = read_metric_file(rec, path, key);
+		} else if (ns__track_check_key("key", key, NULL) == NS_OK) {
+			struct ns_track_kv **v = kind == 0 ? &rec->params : &rec->tags;
+			size_t *n = kind == 0 ? &rec->n_params : &rec->n_tags;
+			char *text = NULL;
+			if (ns_read_file(path, TAG_FILE_MAX, &text, NULL, NULL) == NS_OK &&
+			    ns__track_utf8_len(text) != SIZE_MAX) {
+				struct ns_track_kv *grown =
+					ns_reallocarray(*v, *n + 1, sizeof(**v));
+				if (!grown) {
+					ns_free(text);
+					st = NS_ERR_NOMEM;
+				} else {
+					*v = grown;
+					grown[*n].key = key;
+					grown[*n].value = text;
+					(*n)++;
+					key = NULL;
+				}
+			} else {
+				ns_free(text);
+			}
+		}
+		ns_free(key);
+		ns_free(path);
+		if (st != NS_OK)
+			break;
+	}
+	closedir(d);
+	return st;
+}
+
+/* Fills `rec` from run folder `dir`; NS_ERR_NOTFOUND when it is not an
+ * active run. */
+static enum ns_status read_record(struct ns_track_record *rec, const char *dir,
+				  const char *exp_name, bool with_metrics)
+{
+	static const char *const sub[] = {"params", "tags", "metrics"};
+	struct run_meta meta;
+	enum ns_status st = read_run_meta(dir, &meta, NULL);
+	if (st != NS_OK)
+		return st == NS_ERR_NOMEM ? st : NS_ERR_NOTFOUND;
+	memset(rec, 0, sizeof(*rec));
+	if (strcmp(meta.lifecycle_stage, "active") != 0 || !ns__track_valid_run_id(meta.run_id) ||
+	    strlen(meta.run_id) >= sizeof(rec->run_id) ||
+	    strlen(meta.experiment_id) >= sizeof(rec->experiment_id)) {
+		run_meta_fini(&meta);
+		return NS_ERR_NOTFOUND;
+	}
+	memcpy(rec->run_id, meta.run_id, strlen(meta.run_id) + 1);
+	memcpy(rec->experiment_id, meta.experiment_id, strlen(meta.experiment_id) + 1);
+	rec->experiment_name = ns_strdup(exp_name);
+	rec->run_name = ns_strdup(meta.run_name);
+	rec->user_id = ns_strdup(meta.user_id);
+	rec->artifact_dir = artifact_uri_path(meta.artifact_uri);
+	rec->start_time = meta.start_time;
+	rec->end_time = meta.has_end ? meta.end_time : -1;
+	rec->status = meta.status == NS__MLFLOW_FINISHED ? NS_RUN_FINISHED
+		      : meta.status == NS__MLFLOW_FAILED ? NS_RUN_FAILED
+		      : meta.status == NS__MLFLOW_KILLED ? NS_RUN_KILLED
+							 : NS_RUN_RUNNING;
+	run_meta_fini(&meta);
+	if (!rec->experiment_name || !rec->run_name || !rec->user_id)
+		st = NS_ERR_NOMEM;
+	for (int k = 0; st == NS_OK && k < (with_metrics ? 3 : 2); k++) {
+		char *p = join3(dir, sub[k], NULL);
+		st = p ? read_key_dir(rec, p, "", k, 0) : NS_ERR_NOMEM;
+		ns_free(p);
+	}
+	if (st != NS_OK)
+		record_fini(rec);
+	return st;
+}
+
+/* Reads every active run (or only `only_id`) of every active experiment in
+ * `root` into a new array. */
+static enum ns_status each_run(const char *root, const char *only_id, bool with_metrics,
+			       struct ns_track_record **out, size_t *n_out, struct ns_diag *diag)
+{
+	struct ns_track_record *recs = NULL;
+	size_t n = 0;
+	enum ns_status st = NS_OK;
+	DIR *d = opendir(root);
+	if (!d) {
+		ns_diag_where(diag, root, 0, 0, NULL);
+		return ns_diag_set(diag, NS_ERR_IO, "cannot list the store: %s", strerror(errno));
+	}
+	for (;;) {
+		struct dirent *e = readdir(d);
+		struct ns__yaml_map m;
+		const char *ename, *eid, *stage;
+		char *exp_dir;
+		DIR *rd;
+		if (!e)
+			break;
+		if (!experiment_dir_name(e->d_name))
+			continue;
+		exp_dir = join3(root, e->d_name, NULL);
+		if (!exp_dir) {
+			st = NS_ERR_NOMEM;
+			break;
+		}
+		if (!is_dir(exp_dir) || read_meta(exp_dir, &m, NULL) != NS_OK) {
+			ns_free(exp_dir);
+			continue;
+		}
+		ename = ns__yaml_map_str(&m, "name");
+		eid = ns__yaml_map_str(&m, "experiment_id");
+		stage = ns__yaml_map_str(&m, "lifecycle_stage");
+		if (!ename || !eid || strcmp(eid, e->d_name) != 0 ||
+		    (stage && strcmp(stage, "active") != 0) || !(rd = opendir(exp_dir))) {
+			ns__yaml_map_fini(&m);
+			ns_free(exp_dir);
+			continue;
+		}
+		for (;;) {
+			struct dirent *re = readdir(rd);
+			struct ns_track_record rec, *grown;
+			char *run_dir;
+			enum ns_status rs;
+			if (!re)
+				break;
+			if (!ns__track_valid_run_id(re->d_name) ||
+			    (only_id && strcmp(re->d_name, only_id) != 0) ||
+			    strcmp(re->d_name, "tags") == 0 ||
+			    strcmp(re->d_name, "datasets") == 0 ||
+			    strcmp(re->d_name, "traces") == 0)
+				continue;
+			run_dir = join3(exp_dir, re->d_name, NULL);
+			if (!run_dir) {
+				st = NS_ERR_NOMEM;
+				break;
+			}
+			rs = is_dir(run_dir) ? read_record(&rec, run_dir, ename, with_metrics)
+					     : NS_ERR_NOTFOUND;
+			ns_free(run_dir);
+			if (rs == NS_ERR_NOTFOUND)
+				continue;
+			if (rs != NS_OK) {
+				st = rs;
+				break;
+			}
+			grown = ns_reallocarray(recs, n + 1, sizeof(*recs));
+			if (!grown) {
+				record_fini(&rec);
+				st = NS_ERR_NOMEM;
+				break;
+			}
+			recs = grown;
+			recs[n++] = rec;
+		}
+		closedir(rd);
+		ns__yaml_map_fini(&m);
+		ns_free(exp_dir);
+		if (st != NS_OK)
+			break;
+	}
+	closedir(d);
+	if (st != NS_OK) {
+		ns_track_records_free(recs, n);
+		return st == NS_ERR_NOMEM ? nomem(diag) : ns_diag_set(diag, st, "cannot read runs");
+	}
+	*out = recs;
+	*n_out = n;
+	return NS_OK;
+}
+
+enum ns_status ns_track_read_runs(const char *store, bool with_metrics,
+				  struct ns_track_record **out, size_t *n_out, struct ns_diag *diag)
+{
+	char *root = NULL;
+	enum ns_status st;
+	ns_diag_clear(diag);
+	if (!out || !n_out)
+		return ns_diag_set(diag, NS_ERR_INVALID, "no output");
+	st = store_root(store, &root, diag);
+	if (st == NS_OK)
+		st = each_run(root, NULL, with_metrics, out, n_out, diag);
+	ns_free(root);
+	return st;
+}
+
+enum ns_status ns_track_read_run(const char *store, const char *run_id,
+				 struct ns_track_record **out, struct ns_diag *diag)
+{
+	struct ns_track_record *recs = NULL;
+	size_t n = 0;
+	char *root = NULL;
+	enum ns_status st;
+	ns_diag_clear(diag);
+	if (!out || !run_id || !ns__track_valid_run_id(run_id))
+		return ns_diag_set(diag, NS_ERR_INVALID, "invalid run id '%.100s'",
+				   run_id ? run_id : "");
+	st = store_root(store, &root, diag);
+	if (st == NS_OK)
+		st = each_run(root, run_id, true, &recs, &n, diag);
+	if (st == NS_OK && n == 0)
+		st = ns_diag_set(diag, NS_ERR_NOTFOUND, "no active run '%s' in %s", run_id, root);
+	ns_free(root);
+	if (st != NS_OK) {
+		ns_track_records_free(recs, n);
+		return st;
+	}
+	for (size_t i = 1; i < n; i++) /* one id in two experiments: keep the first */
+		record_fini(&recs[i]);
+	*out = recs;
+	return NS_OK;
+}
+
+struct find_dir {
+	const char *run_id;
+	char *dir;
+};
+
+static enum ns_status find_run_dir(void *user, const char *exp_dir)
+{
+	struct find_dir *c = user;
+	char *p = join3(exp_dir, c->run_id, NULL);
+	if (!p)
+		return NS_ERR_NOMEM;
+	if (is_dir(p)) {
+		c->dir = p;
+		return NS_ERR_ABORTED;
+	}
+	ns_free(p);
+	return NS_OK;
+}
+
+enum ns_status ns_track_store_set_tag(const char *store, const char *run_id, const char *key,
+				      const char *value, struct ns_diag *diag)
+{
+	struct fs f;
+	struct fs_run run;
+	struct find_dir c = {run_id, NULL};
+	enum ns_status st;
+
+	ns_diag_clear(diag);
+	memset(&f, 0, sizeof(f));
+	memset(&run, 0, sizeof(run));
+	if (!run_id || !ns__track_valid_run_id(run_id))
+		return ns_diag_set(diag, NS_ERR_INVALID, "invalid run id");
+	st = ns__track_check_key("tag", key, diag);
+	if (st != NS_OK)
+		return st;
+	if (!value || ns__track_utf8_len(value) > NS_TRACK_TAG_VALUE_MAX)
+		return ns_diag_set(diag, NS_ERR_INVALID, "tag '%s': bad value", key);
+	st = store_root(store, &f.root, diag);
+	if (st != NS_OK)
+		return st;
+	st = each_experiment(&f, false, find_run_dir, &c, diag);
+	if (st == NS_ERR_ABORTED)
+		st = NS_OK;
+	if (st == NS_OK && !c.dir)
+		st = ns_diag_set(diag, NS_ERR_NOTFOUND, "no run '%s' in %s", run_id, f.root);
+	if (st == NS_ERR_NOMEM)
+		nomem(diag);
+	if (st == NS_OK) {
+		run.dir = c.dir;
+		st = write_key_file(&run, "tags", key, value, diag);
+	}
+	ns_free(c.dir);
+	ns_free(f.root);
+	return st;
+}

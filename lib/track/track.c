@@ -20,8 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "netsec/config.h"
+
+#include "track/mlflow_rest.h"
 #include "track/track_impl.h"
 
 struct ns_tracker {
@@ -39,6 +43,8 @@ struct ns_run {
 /* Every backend; the first one also takes bare paths. */
 static const struct ns__track_backend *const backends[] = {
 	&ns__track_mlflow_file,
+	&ns__track_mlflow_http,
+	&ns__track_mlflow_https,
 };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -194,10 +200,15 @@ enum ns_status ns_tracker_open(const char *uri, struct ns_tracker **out, struct 
 				break;
 			off += (size_t)w;
 		}
-		return ns_diag_set(diag, NS_ERR_INVALID,
-				   "unknown tracking URI scheme '%.*s:' in '%s' (known: %s, or a "
-				   "plain path for an MLflow file store)",
-				   (int)n, uri, uri, known);
+		{
+			char shown[512];
+			ns_redact(uri, shown, sizeof(shown));
+			return ns_diag_set(
+				diag, NS_ERR_INVALID,
+				"unknown tracking URI scheme '%.*s:' in '%s' (known: %s, "
+				"or a plain path for an MLflow file store)",
+				(int)n, uri, shown, known);
+		}
 	}
 	t = ns_calloc(1, sizeof(*t));
 	if (!t)
@@ -574,5 +585,171 @@ enum ns_status ns_tracker_reap(struct ns_tracker *t, size_t *reaped, struct ns_d
 	st = t->be->reap(t->impl, owner_gone, &c, ns__now_ms(), &n, diag);
 	if (st == NS_OK && reaped)
 		*reaped = n;
+	return st;
+}
+
+/* ---- replaying a local run (ns_track_push) -------------------------------------------- */
+
+#define TAG_REMOTE_ID "netsec.remote_run_id"
+#define TAG_PENDING "netsec.pending_push"
+#define PUSH_DEPTH_MAX 8
+
+static int mlflow_status(enum ns_run_status s)
+{
+	return s == NS_RUN_FINISHED ? NS__MLFLOW_FINISHED
+	       : s == NS_RUN_FAILED ? NS__MLFLOW_FAILED
+				    : NS__MLFLOW_KILLED;
+}
+
+/* The run's tags as runs/create takes them: ours and the parent link
+ * rewritten, mlflow.runName left to the backend (it sends run_name). */
+static bool replayed_tag(const char *key)
+{
+	return strcmp(key, "mlflow.runName") != 0 && strcmp(key, TAG_PARENT) != 0 &&
+	       strcmp(key, TAG_REMOTE_ID) != 0 && strcmp(key, TAG_PENDING) != 0;
+}
+
+static enum ns_status push_run(struct ns_tracker *to, const char *store,
+			       const struct ns_track_record *rec, const char *remote_parent,
+			       char *remote_id, struct ns_diag *diag)
+{
+	char exp_id[NS_TRACK_EXPERIMENT_ID_MAX];
+	struct ns__track_tag *tags = NULL;
+	struct ns__track_run_spec spec;
+	void *run = NULL;
+	enum ns_status st;
+	size_t n_tags = 0;
+
+	if (rec->status == NS_RUN_RUNNING)
+		return ns_diag_set(diag, NS_ERR_INVALID,
+				   "run %s is still running (a crashed run is marked FAILED by the "
+				   "next training, or end it first)",
+				   rec->run_id);
+	st = ns_tracker_experiment(to, rec->experiment_name, exp_id, sizeof(exp_id), diag);
+	if (st != NS_OK)
+		return st;
+	tags = ns_calloc(rec->n_tags + 1, sizeof(*tags));
+	if (!tags)
+		return ns_diag_set(diag, NS_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < rec->n_tags; i++)
+		if (replayed_tag(rec->tags[i].key))
+			tags[n_tags++] =
+				(struct ns__track_tag){rec->tags[i].key, rec->tags[i].value};
+	if (remote_parent)
+		tags[n_tags++] = (struct ns__track_tag){TAG_PARENT, remote_parent};
+	memset(&spec, 0, sizeof(spec));
+	spec.experiment_id = exp_id;
+	spec.run_name = rec->run_name[0] ? rec->run_name : NULL;
+	spec.user_id = rec->user_id;
+	spec.start_time = rec->start_time;
+	spec.tags = tags;
+	spec.n_tags = n_tags;
+	st = to->be->run_create(to->impl, &spec, remote_id, &run, diag);
+	ns_free(tags);
+	if (st != NS_OK)
+		return st;
+	for (size_t i = 0; st == NS_OK && i < rec->n_params; i++)
+		st = to->be->log_param(to->impl, run, rec->params[i].key, rec->params[i].value,
+				       diag);
+	for (size_t i = 0; st == NS_OK && i < rec->n_metrics; i++)
+		st = to->be->log_metric(to->impl, run, rec->metrics[i].key, rec->metrics[i].value,
+					rec->metrics[i].timestamp, rec->metrics[i].step, diag);
+	if (st == NS_OK && rec->artifact_dir) {
+		struct stat sb;
+		if (stat(rec->artifact_dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+			st = to->be->log_artifact(to->impl, run, rec->artifact_dir, "", diag);
+	}
+	if (st == NS_OK)
+		st = to->be->run_update(to->impl, run, mlflow_status(rec->status),
+					rec->end_time >= 0 ? rec->end_time : ns__now_ms(), diag);
+	else
+		(void)to->be->run_update(to->impl, run, NS__MLFLOW_FAILED, ns__now_ms(), NULL);
+	to->be->run_free(run);
+	if (st != NS_OK)
+		return st;
+	/* Marked only once the whole run is there. */
+	st = ns_track_store_set_tag(store, rec->run_id, TAG_REMOTE_ID, remote_id, diag);
+	if (st == NS_OK && ns_track_record_tag(rec, TAG_PENDING))
+		st = ns_track_store_set_tag(store, rec->run_id, TAG_PENDING, "false", diag);
+	return st;
+}
+
+static enum ns_status push_tree(struct ns_tracker *to, const char *store,
+				const struct ns_track_record *rec, const char *remote_parent,
+				bool force, int depth, size_t *n_pushed, size_t *n_skipped,
+				struct ns_diag *diag)
+{
+	char remote_id[NS_TRACK_RUN_ID_MAX];
+	const char *done = ns_track_record_tag(rec, TAG_REMOTE_ID);
+	struct ns_track_record *all = NULL;
+	size_t n_all = 0;
+	enum ns_status st;
+
+	if (depth > PUSH_DEPTH_MAX)
+		return ns_diag_set(diag, NS_ERR_LIMIT, "runs nested more than %d deep",
+				   PUSH_DEPTH_MAX);
+	if (done && !force) {
+		snprintf(remote_id, sizeof(remote_id), "%s", done);
+		(*n_skipped)++;
+	} else {
+		st = push_run(to, store, rec, remote_parent, remote_id, diag);
+		if (st != NS_OK)
+			return st;
+		(*n_pushed)++;
+		/* Nested runs sent before (under an earlier, partial copy of
+		 * this run) are sent again under the new one. */
+		force = true;
+	}
+	st = ns_track_read_runs(store, false, &all, &n_all, diag);
+	for (size_t i = 0; st == NS_OK && i < n_all; i++) {
+		const char *parent = ns_track_record_tag(&all[i], TAG_PARENT);
+		struct ns_track_record *child = NULL;
+		if (!parent || strcmp(parent, rec->run_id) != 0)
+			continue;
+		st = ns_track_read_run(store, all[i].run_id, &child, diag);
+		if (st == NS_OK)
+			st = push_tree(to, store, child, remote_id, force, depth + 1, n_pushed,
+				       n_skipped, diag);
+		ns_track_records_free(child, child ? 1 : 0);
+	}
+	ns_track_records_free(all, n_all);
+	return st;
+}
+
+enum ns_status ns_track_push(struct ns_tracker *to, const char *store, const char *run_id,
+			     bool force, size_t *n_pushed, size_t *n_skipped, struct ns_diag *diag)
+{
+	struct ns_track_record *rec = NULL, *parent = NULL;
+	const char *parent_id, *remote_parent = NULL;
+	size_t pushed = 0, skipped = 0;
+	enum ns_status st;
+
+	ns_diag_clear(diag);
+	if (!to || !store || !run_id)
+		return ns_diag_set(diag, NS_ERR_INVALID, "no tracker, store or run id");
+	st = ns_track_read_run(store, run_id, &rec, diag);
+	if (st != NS_OK)
+		return st;
+	parent_id = ns_track_record_tag(rec, TAG_PARENT);
+	if (parent_id) {
+		/* A nested run goes under its parent's copy. */
+		st = ns_track_read_run(store, parent_id, &parent, diag);
+		if (st == NS_OK) {
+			remote_parent = ns_track_record_tag(parent, TAG_REMOTE_ID);
+			if (!remote_parent)
+				st = ns_diag_set(diag, NS_ERR_INVALID,
+						 "run %s is nested in run %s, which was never "
+						 "pushed: push %s first",
+						 run_id, parent_id, parent_id);
+		}
+	}
+	if (st == NS_OK)
+		st = push_tree(to, store, rec, remote_parent, force, 0, &pushed, &skipped, diag);
+	ns_track_records_free(rec, 1);
+	ns_track_records_free(parent, parent ? 1 : 0);
+	if (n_pushed)
+		*n_pushed = pushed;
+	if (n_skipped)
+		*n_skipped = skipped;
 	return st;
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "netsec/config.h"
 #include "netsec/netsec.h"
 
 /* Exit codes (documented in README.md and `netsec --help`). */
@@ -27,6 +28,9 @@ struct cli {
 	int verbosity; /* 0 quiet, 1 normal, 2 verbose, 3 debug */
 	const char *store_uri;
 	const char *prog;
+	const char *store_flag; /* --store as given, or NULL (for `netsec config`) */
+	const char *env_file_flag; /* --env-file as given, or NULL */
+	const struct ns_dotenv_loaded *dotenv; /* what the .env file set (main.c) */
 };
 
 struct cli_command {
@@ -62,6 +66,9 @@ int cmd_models(struct cli *cli, int argc, char **argv);
 int cmd_train(struct cli *cli, int argc, char **argv);
 int cmd_drift(struct cli *cli, int argc, char **argv);
 int cmd_serve(struct cli *cli, int argc, char **argv);
+int cmd_sync(struct cli *cli, int argc, char **argv);
+int cmd_track(struct cli *cli, int argc, char **argv);
+int cmd_config(struct cli *cli, int argc, char **argv);
 
 #endif
 

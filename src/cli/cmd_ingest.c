@@ -66,7 +66,7 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 	struct ns_store *store = NULL;
 	struct ns_diag diag;
 	struct cli_problems pp = {.cli = cli, .max_print = 20};
-	char name[80];
+	char name[80], shown[4096];
 	const char *path;
 	enum ns_status st;
 	double t0;
@@ -173,7 +173,8 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	cli_info(cli, "ingested %llu rows from %s into '%s' (%s) in %.3f s\n",
-		 (unsigned long long)res.n_rows, path, name, cli->store_uri, cli_now() - t0);
+		 (unsigned long long)res.n_rows, path, name,
+		 ns_redact(cli->store_uri, shown, sizeof(shown)), cli_now() - t0);
 	if (res.n_bad)
 		cli_info(cli,
 			 "put aside %llu bad records with their reasons "

@@ -107,6 +107,7 @@ static void print_summary(const struct ns_schema *s, const struct ns_frame *f, c
 {
 	size_t n_rows = ns_frame_n_rows(f), missing = 0;
 	size_t n_int = 0, n_float = 0, n_cat = 0;
+	char shown[4096];
 	long tcol = s->target >= 0 ? ns_frame_col_index(f, s->columns[s->target].name) : -1;
 
 	for (size_t i = 0; i < s->n_columns; i++) {
@@ -119,7 +120,7 @@ static void print_summary(const struct ns_schema *s, const struct ns_frame *f, c
 			missing += ns_frame_col_kind(f, j) == NS_COL_NUMERIC
 					   ? isnan(ns_frame_numbers(f, j)[r])
 					   : ns_frame_codes(f, j)[r] == NS_FRAME_NA_CODE;
-	printf("\ncollection '%s' in %s\n", name, store_uri);
+	printf("\ncollection '%s' in %s\n", name, ns_redact(store_uri, shown, sizeof(shown)));
 	printf("  rows             %zu\n", n_rows);
 	printf("  features         %zu (%zu int, %zu float, %zu category)%s\n",
 	       n_int + n_float + n_cat - (tcol >= 0),
@@ -169,7 +170,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 					     {"host", required_argument, NULL, 'H'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	char data_path[4096], schema_path[4096];
+	char data_path[4096], schema_path[4096], shown[4096];
 	const char *data = NULL, *schema_arg = NULL, *collection = NULL;
 	struct ns_schema *schema = NULL;
 	struct ns_store *store = NULL;
@@ -241,7 +242,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	cli_info(cli, "[1/%d] ingest %s -> '%s' (%s)\n", train ? 3 : 2, data_path, collection,
-		 cli->store_uri);
+		 ns_redact(cli->store_uri, shown, sizeof(shown)));
 	ip.collection = collection;
 	st = ns_store_ingest_csv(store, data_path, schema, &ip, cli_print_problem, &pp, &res,
 				 &diag);

@@ -396,6 +396,18 @@ int cmd_train(struct cli *cli, int argc, char **argv)
 	if (r->tracking_run_id[0])
 		printf("tracking   run %s (experiment '%s')\n", r->tracking_run_id, c.experiment);
 	cli_info(cli, "\ndone in %.1f s\n", r->seconds);
+	/* Configured S3 sync: a failure warns, the run still counts (docs/sync.md). */
+	if ((env = getenv("NETSEC_S3_URI")) && *env) {
+		char *sync_argv[] = {"sync",        "push",
+				     "--artifacts", (char *)c.artifacts_dir,
+				     "--registry",  (char *)c.registry_dir,
+				     NULL};
+		if (cmd_sync(cli, 6, sync_argv) != CLI_OK)
+			fprintf(stderr,
+				"%s: warning: sync push to %s failed; the run is trained and "
+				"registered locally (retry with `netsec sync push`)\n",
+				cli->prog, env);
+	}
 out:
 	free(r);
 	free((void *)default_collection);

@@ -1,9 +1,14 @@
 /*
  * src/cli/main.c - the `netsec` tool: global options and the command table.
  *
- * Usage: netsec [-q|-v] [--store URI] COMMAND [ARGS]; `netsec COMMAND --help`
- * for each command.  Library log messages go to stderr through the logging
- * callback at the chosen verbosity.
+ * Usage: netsec [-q|-v] [--env-file FILE] [--store URI] COMMAND [ARGS];
+ * `netsec COMMAND --help` for each command.  Library log messages go to
+ * stderr through the logging callback at the chosen verbosity.
+ *
+ * Settings: flags over the environment over a .env file over defaults.  The
+ * .env file (--env-file, else $NETSEC_ENV_FILE, else ./.env) is loaded right
+ * after the global options are parsed and before any setting is read; it only
+ * fills variables the environment lacks (docs/config.md).
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -11,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "netsec/config.h"
 
 #ifndef NETSEC_DATA_DIR
 #define NETSEC_DATA_DIR "data"
@@ -32,6 +38,9 @@ static const struct cli_command commands[] = {
 	 cmd_drift},
 	{"predict", "predict a CSV file with a model file", cmd_predict},
 	{"serve", "the HTTP service: REST API, threat dashboard, API docs", cmd_serve},
+	{"sync", "push or pull artifacts and the model registry to or from S3", cmd_sync},
+	{"track", "tracking runs: replay a run to a remote MLflow server", cmd_track},
+	{"config", "print the effective settings (secrets masked)", cmd_config},
 	{"models", "model registry: add, list, show, promote, rollback, check", cmd_models},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -157,7 +166,11 @@ static void print_help(FILE *fp, const char *prog)
 		"\nOptions:\n"
 		"  -q, --quiet        print only errors\n"
 		"  -v, --verbose      more detail (twice: debug)\n"
-		"      --store URI    data store (default: $NETSEC_STORE or %s)\n"
+		"      --store URI    data store (default: $NETSEC_STORE, $MONGO_DB_URL or\n"
+		"                     %s)\n"
+		"      --env-file FILE  settings file read at start-up (default: $NETSEC_ENV_FILE\n"
+		"                     or .env in the working directory, if present); the\n"
+		"                     environment wins over it; 'netsec config' shows all\n"
 		"  -h, --help         this help; 'COMMAND --help' for a command\n"
 		"  -V, --version      print the version\n\n"
 		"Exit codes: 0 success, 1 invalid input (validation or parse error),\n"
@@ -166,17 +179,52 @@ static void print_help(FILE *fp, const char *prog)
 		NS_STORE_DEFAULT_URI);
 }
 
+/*
+ * Loads the .env file: `named` (--env-file) or $NETSEC_ENV_FILE, where a
+ * missing file is an error; else ./.env, which may be absent.  CLI_OK or an
+ * exit code.
+ */
+static int load_env_file(struct cli *cli, const char *named, struct ns_dotenv_loaded *loaded)
+{
+	const char *env = getenv("NETSEC_ENV_FILE");
+	bool by_default = !named && !(env && *env);
+	const char *path = named ? named : by_default ? ".env" : env;
+	struct ns_diag diag;
+	enum ns_status st = ns_config_load_dotenv(path, false, loaded, &diag);
+	if (st == NS_ERR_NOTFOUND && by_default)
+		return CLI_OK;
+	if (st == NS_ERR_NOTFOUND) {
+		cli_fail(cli, st, &diag);
+		return CLI_IO;
+	}
+	if (st != NS_OK)
+		return cli_fail(cli, st, &diag);
+	if (cli->verbosity >= 2) {
+		size_t n = 0;
+		for (size_t i = 0; i < loaded->n_entries; i++)
+			n += loaded->entries[i].applied;
+		fprintf(stderr,
+			"%s: %zu of %zu settings taken from %s (the others are set in the "
+			"environment)\n",
+			cli->prog, n, loaded->n_entries, path);
+	}
+	return CLI_OK;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"quiet", no_argument, NULL, 'q'},       {"verbose", no_argument, NULL, 'v'},
-		{"store", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"quiet", no_argument, NULL, 'q'},
+					     {"verbose", no_argument, NULL, 'v'},
+					     {"store", required_argument, NULL, 's'},
+					     {"help", no_argument, NULL, 'h'},
+					     {"version", no_argument, NULL, 'V'},
+					     {"env-file", required_argument, NULL, 'E'},
+					     {NULL, 0, NULL, 0}};
 	struct cli cli = {.verbosity = 1, .store_uri = NULL, .prog = "netsec"};
-	const char *env_store = getenv("NETSEC_STORE");
-	int c;
+	struct ns_dotenv_loaded dotenv = {0};
+	const char *env_file = NULL;
+	int c, rc;
 
-	cli.store_uri = env_store && *env_store ? env_store : NS_STORE_DEFAULT_URI;
 	while ((c = getopt_long(argc, argv, "+qvhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
@@ -186,7 +234,10 @@ int main(int argc, char **argv)
 			cli.verbosity++;
 			break;
 		case 's':
-			cli.store_uri = optarg;
+			cli.store_flag = optarg;
+			break;
+		case 'E':
+			env_file = cli.env_file_flag = optarg;
 			break;
 		case 'h':
 			print_help(stdout, cli.prog);
@@ -203,6 +254,16 @@ int main(int argc, char **argv)
 		print_help(stderr, cli.prog);
 		return CLI_USAGE;
 	}
+	/* The .env file first: every setting below and in the commands reads the
+	 * environment it completes. */
+	if ((rc = load_env_file(&cli, env_file, &dotenv)) != CLI_OK) {
+		ns_dotenv_loaded_fini(&dotenv);
+		return rc;
+	}
+	cli.dotenv = &dotenv;
+	cli.store_uri = ns_setting_resolve(ns_setting_find("store"), cli.store_flag, &dotenv,
+					   NS_STORE_DEFAULT_URI)
+				.value;
 	ns_log_set(log_to_stderr, (void *)cli.prog,
 		   cli.verbosity == 0   ? NS_LOG_ERROR
 		   : cli.verbosity == 1 ? NS_LOG_WARN
@@ -213,9 +274,12 @@ int main(int argc, char **argv)
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 			optind = 0; /* glibc: re-initialise getopt for the command's own options */
-			return commands[i].run(&cli, sub_argc, sub_argv);
+			rc = commands[i].run(&cli, sub_argc, sub_argv);
+			ns_dotenv_loaded_fini(&dotenv);
+			return rc;
 		}
 	}
+	ns_dotenv_loaded_fini(&dotenv);
 	if (strcmp(argv[optind], "help") == 0) {
 		print_help(stdout, cli.prog);
 		return CLI_OK;

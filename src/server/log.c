@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "netsec/config.h"
 #include "server.h"
 
 #define LOG_QUEUE_MAX 100000
@@ -247,9 +248,11 @@ static void *log_main(void *arg)
 	struct ns_store *store = NULL;
 	struct ns_diag d;
 	ns_diag_clear(&d);
-	if (ns_store_open(s->cfg.store_uri, &store, &d) != NS_OK)
+	if (ns_store_open(s->cfg.store_uri, &store, &d) != NS_OK) {
+		char shown[4096];
 		fprintf(stderr, "netsec serve: warning: no prediction log (store %s: %s)\n",
-			s->cfg.store_uri, d.message);
+			ns_redact(s->cfg.store_uri, shown, sizeof(shown)), d.message);
+	}
 	pthread_mutex_lock(&s->log_lock);
 	for (;;) {
 		struct srv_log_entry *batch;

@@ -124,6 +124,11 @@ run -q ingest "$DATA" --schema "$SCHEMA" --collection quiet
 expect_rc 0 "quiet ingest"
 if [[ ! -s "$T/out" ]]; then pass; else fail "--quiet printed: $(cat "$T/out")"; fi
 
+# Output to a device is written in place, never replaced by a renamed temp file.
+run export -c phishing -o /dev/null
+expect_rc 0 "export to /dev/null"
+[[ -c /dev/null ]] && pass || fail "/dev/null is still a character device"
+
 # --- the main job -----------------------------------------------------------
 export NETSEC_STORE="sqlite:$T/run.db"
 run run --no-train --no-serve

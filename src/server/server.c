@@ -321,6 +321,8 @@ static enum MHD_Result method_not_allowed(struct req *r)
 	return srv_error(r, 405, "method not allowed", detail, NULL);
 }
 
+static enum MHD_Result check_and_begin(struct srv *s, struct req *r);
+
 static enum MHD_Result start_request(struct srv *s, struct MHD_Connection *conn, const char *url,
 				     const char *method, struct req **out)
 {
@@ -371,6 +373,29 @@ static enum MHD_Result start_request(struct srv *s, struct MHD_Connection *conn,
 			return srv_error(r, 404, "not found", detail, NULL);
 		}
 	}
+	/*
+	 * A client sending a body without waiting for "100 Continue" would see
+	 * its connection reset if we answered before reading the body: for such
+	 * requests an early answer waits in `pending` until the body is read
+	 * (and discarded).  With "Expect: 100-continue" the client waits, so the
+	 * answer goes at once and the body is never sent.
+	 */
+	if (r->route->flags & ROUTE_BODY) {
+		const char *expect = srv_header(r, "Expect");
+		const char *cl = srv_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *te = srv_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+		bool has_body = (cl && strcmp(cl, "0") != 0) || te;
+		r->in_upload = has_body && !(expect && strcasecmp(expect, "100-continue") == 0);
+	}
+	{
+		enum MHD_Result ret = check_and_begin(s, r);
+		r->in_upload = false;
+		return ret;
+	}
+}
+
+static enum MHD_Result check_and_begin(struct srv *s, struct req *r)
+{
 	if (r->route->flags & ROUTE_AUTH) {
 		if (!s->cfg.token || !*s->cfg.token)
 			return srv_error(r, 403, "forbidden",

@@ -4,7 +4,7 @@
 # second run does nothing.  Needs root (or sudo).
 #
 #   scripts/bootstrap.sh            build + test dependencies
-#   scripts/bootstrap.sh --bench    also the anchors of bench/ (scikit-learn, pandas)
+#   scripts/bootstrap.sh --bench    also the anchors of bench/ (scikit-learn, pandas, pymongo)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git ca-certificates
@@ -17,7 +17,8 @@ pkgs=(build-essential cmake pkg-config git ca-certificates
 command -v npm >/dev/null || pkgs+=(nodejs npm)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-pandas python3-numpy python3-sklearn python3-scipy python3-xgboost hyperfine time
-         python3-fastapi python3-uvicorn python3-multipart wrk)
+         python3-fastapi python3-uvicorn python3-multipart wrk
+         python3-pymongo python3-pymongo-ext python3-bson-ext)
 fi
 
 missing=()

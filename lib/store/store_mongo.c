@@ -397,6 +397,14 @@ static enum ns_status mg_connect(struct mg *m, mongoc_uri_t *uri, struct ns_diag
 	long tries = 0;
 
 	memset(&err, 0, sizeof(err));
+	/* A server that stops answering without closing the connection must not
+	 * hold a call for libmongoc's 300 s default: 30 s unless the URI says
+	 * (socketTimeoutMS) or NETSEC_MONGO_SOCKET_TIMEOUT_MS does. */
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(
+			uri, MONGOC_URI_SOCKETTIMEOUTMS,
+			(int32_t)mg_env_long("NETSEC_MONGO_SOCKET_TIMEOUT_MS", 30000, 100,
+					     3600000));
 	for (;;) {
 		int64_t elapsed = (int64_t)((ns__mono_seconds() - t0) * 1000);
 		int64_t left = timeout_ms - elapsed;

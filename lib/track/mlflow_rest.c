@@ -633,8 +633,8 @@ static enum ns_status perform(struct rest *r, const struct request *q, long *cod
  * for GET), `json` the POST body (NULL for GET).  OUT *out (may be NULL):
  * the parsed 200 response.  OUT err_code (64 bytes, may be NULL): MLflow's
  * error_code of a failed call.  NS_ERR_NOTFOUND (RESOURCE_DOES_NOT_EXIST or
- * 404), NS_ERR_EXISTS (RESOURCE_ALREADY_EXISTS), NS_ERR_INVALID (other
- * 400s), NS_ERR_IO (auth, other statuses, unreachable), NS_ERR_CORRUPT (a
+ * 404), NS_ERR_EXISTS (RESOURCE_ALREADY_EXISTS), NS_ERR_IO (other
+ * 400s, auth, other statuses, unreachable), NS_ERR_CORRUPT (a
  * 200 that is not JSON), NS_ERR_NOMEM.
  */
 static enum ns_status api(struct rest *r, const char *endpoint, const char *json,
@@ -702,10 +702,8 @@ static enum ns_status api(struct rest *r, const char *endpoint, const char *json
 			st = NS_ERR_EXISTS;
 		else if (code == 404)
 			st = NS_ERR_NOTFOUND;
-		else if (code == 400)
-			st = NS_ERR_INVALID;
 		else
-			st = NS_ERR_IO;
+			st = NS_ERR_IO; /* a 400 too: the server refused, the input was ours */
 		ns_diag_set(diag, st, "MLflow server at %s: %s: HTTP %ld%s%s%s%.300s%s", r->base,
 			    what.data, code, ec ? " " : "", ec ? ec : "", msg ? ": " : "",
 			    msg ? msg : "",

@@ -148,16 +148,16 @@ static int cmd_push(struct cli *cli, const char *from, const char *to, const cha
 			skipped += s;
 			if (st == NS_OK)
 				cli_info(cli,
-					 "pushed run %s (%s): %zu run(s) sent, %zu already there",
+					 "pushed run %s (%s): %zu run(s) sent, %zu already there\n",
 					 recs[i].run_id, recs[i].run_name, p, s);
 		}
 		ns_track_records_free(recs, n);
 		if (st == NS_OK && n_runs == 0)
-			cli_info(cli, "no pending runs in %s", from);
+			cli_info(cli, "no pending runs in %s\n", from);
 	} else {
 		st = ns_track_push(t, from, run_id, force, &pushed, &skipped, &diag);
 		if (st == NS_OK)
-			cli_info(cli, "pushed run %s: %zu run(s) sent, %zu already there", run_id,
+			cli_info(cli, "pushed run %s: %zu run(s) sent, %zu already there\n", run_id,
 				 pushed, skipped);
 	}
 	ns_tracker_close(t);
@@ -171,7 +171,7 @@ static int cmd_push(struct cli *cli, const char *from, const char *to, const cha
 	if (pushed + skipped > 0)
 		cli_info(cli,
 			 "%s: %zu run(s) sent, %zu skipped (pushed before; --force sends them "
-			 "again)",
+			 "again)\n",
 			 shown, pushed, skipped);
 	return CLI_OK;
 }

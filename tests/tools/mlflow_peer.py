@@ -22,12 +22,17 @@ changed param values.  A bad request gets MLflow's error shape
 ({"error_code": ..., "message": ...}, 400/401/404) and is recorded under
 "violations" in the dump, so a test can demand there were none.
 
-Control (no auth): POST /_peer/fail {"count": N, "mode": "503"|"drop"} makes
-the next N API requests fail with 503 or a dropped connection;
+Control (no auth): POST /_peer/fail {"count": N, "mode": "503"|"drop"|"STATUS"}
+makes the next N API requests fail with 503, a dropped connection, or any HTTP
+status given as digits ("500", "400": an MLflow error body, INTERNAL_ERROR for
+5xx, BAD_REQUEST otherwise); {"count": 0} heals the peer;
 GET /_peer/dump returns everything received as JSON.
 
 Usage: mlflow_peer.py --port-file F [--port P] [--user U --password P | --token T]
-It writes the port it listens on to F once it is ready.
+                      [--fail-status N]
+--fail-status N answers every API request with HTTP N from the start (until
+POST /_peer/fail changes it).  It writes the port it listens on to F once it is
+ready.
 """
 import argparse
 import base64
@@ -319,7 +324,7 @@ class Handler(BaseHTTPRequestHandler):
             spec = json.loads(self.read_body() or b"{}")
             with LOCK:
                 STATE["fail"] = {"count": int(spec.get("count", 1)),
-                                 "mode": spec.get("mode", "503")}
+                                 "mode": str(spec.get("mode", "503"))}
             self.reply(200, {})
             return
         self.reply(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": self.path})
@@ -349,6 +354,12 @@ class Handler(BaseHTTPRequestHandler):
                     except OSError:
                         pass
                     return
+                if fail["mode"].isdigit():
+                    code = int(fail["mode"])
+                    entry["status"] = code
+                    return self.reply(code, {
+                        "error_code": "INTERNAL_ERROR" if code >= 500 else "BAD_REQUEST",
+                        "message": f"injected HTTP {code}"})
                 return self.reply(503, {"error_code": "TEMPORARILY_UNAVAILABLE",
                                         "message": "injected failure"})
             try:
@@ -422,7 +433,10 @@ def main():
     ap.add_argument("--user")
     ap.add_argument("--password")
     ap.add_argument("--token")
+    ap.add_argument("--fail-status", type=int, help="answer every API request with this status")
     a = ap.parse_args()
+    if a.fail_status is not None:
+        STATE["fail"] = {"count": 1 << 62, "mode": str(a.fail_status)}
     if a.user is not None:
         CONFIG["user"], CONFIG["password"] = a.user, a.password or ""
     elif a.token is not None:

@@ -414,6 +414,9 @@ static void test_bad_input(void **state)
 }
 
 /* ---- the cross-check against curl, through a local listener --------------------- */
+/* Every answer says "Connection: close": the listener closes after each one,
+ * and a client that tried to reuse the connection would resend the request,
+ * putting its headers in the trace twice. */
 
 struct listener {
 	int fd;
@@ -589,16 +592,18 @@ static void test_curl_matches_ours(void **state)
 
 	memset(&l, 0, sizeof(l));
 	l.n_answers = 5;
-	l.answers[0] = "HTTP/1.1 200 OK\r\nETag: \"abc\"\r\nContent-Length: 0\r\n\r\n";
-	l.answers[1] = "HTTP/1.1 200 OK\r\nContent-Length: 170\r\n\r\n"
+	l.answers[0] = "HTTP/1.1 200 OK\r\nConnection: close\r\nETag: \"abc\"\r\nContent-Length: "
+		       "0\r\n\r\n";
+	l.answers[1] = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 170\r\n\r\n"
 		       "<?xml version=\"1.0\"?><ListBucketResult><Contents><Key>p/a b</Key>"
 		       "<Size>3</Size><ETag>&quot;x&quot;</ETag></Contents><IsTruncated>false"
 		       "</IsTruncated></ListBucketResult>   ";
 	/* HEAD: a 503 first (retried), then the answer. */
-	l.answers[2] = "HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\n\r\n";
-	l.answers[3] = "HTTP/1.1 200 OK\r\nContent-Length: 42\r\nx-amz-meta-sha256: "
-		       "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\r\n\r\n";
-	l.answers[4] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 133\r\n\r\n"
+	l.answers[2] = "HTTP/1.1 503 Slow Down\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+	l.answers[3] =
+		"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 42\r\nx-amz-meta-sha256: "
+		"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\r\n\r\n";
+	l.answers[4] = "HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 133\r\n\r\n"
 		       "<Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you "
 		       "provided does not exist in our records.</Message></Error>   ";
 	listener_start(&l, &t);

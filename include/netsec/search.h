@@ -58,6 +58,9 @@ NS_API enum ns_status ns_grid_set_axis(struct ns_grid *g, const char *name, cons
 NS_API size_t ns_grid_size(const struct ns_grid *g);
 /** The i-th candidate's parameters (axes vary last-axis fastest). */
 NS_API void ns_grid_candidate(const struct ns_grid *g, size_t i, struct ns_params *out);
+/** "n_estimators=128 learning_rate=0.1": p's values of the grid's axes ("(defaults)" with none). */
+NS_API void ns_grid_axes_text(const struct ns_grid *g, const struct ns_params *p, char *buf,
+			      size_t size);
 
 /*
  * Reads grids from YAML:

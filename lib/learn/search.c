@@ -721,3 +721,29 @@ out:
 		ns_search_results_fini(r);
 	return st;
 }
+
+void ns_grid_axes_text(const struct ns_grid *g, const struct ns_params *p, char *buf, size_t size)
+{
+	size_t off = 0;
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	if (g->n_axes == 0) {
+		snprintf(buf, size, "(defaults)");
+		return;
+	}
+	for (size_t a = 0; a < g->n_axes; a++) {
+		long i = ns_params_index(g->family, g->axes[a].name);
+		char val[64];
+		int n;
+		if (i < 0)
+			continue;
+		ns_param_value_format(&ns_family_params(g->family, NULL)[i], p->v[i], val,
+				      sizeof(val));
+		n = snprintf(buf + off, size - off, "%s%s=%s", off ? " " : "", g->axes[a].name,
+			     val);
+		if (n < 0 || (size_t)n >= size - off)
+			break;
+		off += (size_t)n;
+	}
+}

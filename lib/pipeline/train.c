@@ -1028,31 +1028,6 @@ static enum ns_status stage_search(struct run *u)
 	return NS_OK;
 }
 
-/* "n_estimators=128 learning_rate=0.1": the values of a grid's axes. */
-static void axes_text(const struct ns_grid *g, const struct ns_params *p, char *buf, size_t size)
-{
-	size_t off = 0;
-	buf[0] = '\0';
-	if (g->n_axes == 0) {
-		snprintf(buf, size, "(defaults)");
-		return;
-	}
-	for (size_t a = 0; a < g->n_axes; a++) {
-		long i = ns_params_index(g->family, g->axes[a].name);
-		char val[64];
-		int n;
-		if (i < 0)
-			continue;
-		ns_param_value_format(&ns_family_params(g->family, NULL)[i], p->v[i], val,
-				      sizeof(val));
-		n = snprintf(buf + off, size - off, "%s%s=%s", off ? " " : "", g->axes[a].name,
-			     val);
-		if (n < 0 || (size_t)n >= size - off)
-			break;
-		off += (size_t)n;
-	}
-}
-
 static void metric_fields(const struct ns_metrics *m, double *acc, double *prec, double *rec,
 			  double *f1, double *auc)
 {
@@ -1093,7 +1068,7 @@ static enum ns_status stage_evaluation(struct run *u)
 		tf->cv_std = cr->std_score;
 		tf->n_candidates = fr->n_candidates;
 		ns_params_format(&cr->params, tf->params, sizeof(tf->params));
-		axes_text(&u->grids[i], &cr->params, tf->axes, sizeof(tf->axes));
+		ns_grid_axes_text(&u->grids[i], &cr->params, tf->axes, sizeof(tf->axes));
 		snprintf(detail, sizeof(detail), "refitting and testing %s",
 			 ns_family_name(fr->family));
 		emit(u, detail);

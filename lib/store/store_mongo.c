@@ -47,7 +47,7 @@
  *
  * Connection: one mongoc client per store handle (handles are per thread, as
  * mongoc clients are).  Open pings the server with retries and exponential
- * back-off; messages name host:port and never the password (ns__mongo_redact_uri).
+ * back-off; messages name host:port and never the password (ns_redact).
  *
  * Threading: a handle is used by one thread at a time; mongoc_init runs once
  * per process (pthread_once) and mongoc_cleanup at exit.
@@ -66,6 +66,7 @@
 
 #include "core/internal.h"
 #include "data/schema_internal.h"
+#include "netsec/config.h"
 #include "store/store_mongo.h"
 
 #define MG_DEFAULT_DB "netsec"
@@ -140,70 +141,6 @@ static void mg_global_init(void)
 }
 
 /* ---- URIs: redaction, hosts ----------------------------------------------------- */
-
-/* See store_mongo.h. */
-char *ns__mongo_redact_uri(const char *uri, char *out, size_t size)
-{
-	struct ns__buf b;
-	const char *p = uri, *hosts, *end_auth, *at = NULL, *colon = NULL, *q;
-	if (size == 0)
-		return out;
-	out[0] = '\0';
-	if (!uri)
-		return out;
-	ns__buf_init(&b, 0);
-	hosts = strstr(uri, "://");
-	hosts = hosts ? hosts + 3 : uri;
-	/* The authority ends at the first '/' or '?'; user info before its last '@'. */
-	end_auth = hosts + strcspn(hosts, "/?");
-	for (q = hosts; q < end_auth; q++)
-		if (*q == '@')
-			at = q;
-	if (at)
-		colon = memchr(hosts, ':', (size_t)(at - hosts));
-	if (at && colon) {
-		ns__buf_append(&b, p, (size_t)(colon - p));
-		ns__buf_append(&b, ":***", 4);
-		p = at;
-	}
-	q = strchr(end_auth, '?');
-	if (!q) {
-		ns__buf_append(&b, p, strlen(p));
-	} else {
-		ns__buf_append(&b, p, (size_t)(q + 1 - p));
-		p = q + 1;
-		while (*p) {
-			size_t n = strcspn(p, "&;");
-			const char *eq = memchr(p, '=', n);
-			bool secret = false;
-			if (eq) {
-				char key[64];
-				size_t kl = (size_t)(eq - p) < sizeof(key) - 1 ? (size_t)(eq - p)
-									       : sizeof(key) - 1;
-				memcpy(key, p, kl);
-				key[kl] = '\0';
-				for (size_t i = 0; i < kl; i++)
-					key[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32
-										       : key[i]);
-				secret = strstr(key, "password") || strstr(key, "secret") ||
-					 strstr(key, "token") ||
-					 strcmp(key, "authmechanismproperties") == 0;
-			}
-			if (secret) {
-				ns__buf_append(&b, p, (size_t)(eq + 1 - p));
-				ns__buf_append(&b, "***", 3);
-			} else {
-				ns__buf_append(&b, p, n);
-			}
-			p += n;
-			if (*p)
-				ns__buf_append(&b, p++, 1);
-		}
-	}
-	snprintf(out, size, "%s", b.data ? b.data : "");
-	ns__buf_fini(&b);
-	return out;
-}
 
 /* Replaces every occurrence of `secret` in msg (NUL-terminated, in place)
  * with '*'s, so that no libmongoc message can carry the password. */
@@ -466,7 +403,7 @@ static enum ns_status mg_open_uri(const char *full, void **impl, struct ns_diag 
 		char msg[sizeof(err.message)];
 		/* Scrub whatever sits between ':' and '@' in case the message quotes it. */
 		snprintf(msg, sizeof(msg), "%s", err.message);
-		ns__mongo_redact_uri(full, red, sizeof(red));
+		ns_redact(full, red, sizeof(red));
 		st = ns_diag_set(diag, NS_ERR_INVALID, "bad MongoDB URI '%s': %s", red,
 				 strstr(msg, "@") ? "(details withheld: they quote the URI)" : msg);
 		goto out;

@@ -11,13 +11,4 @@
 
 extern const struct ns__store_backend ns__store_mongo, ns__store_mongo_srv;
 
-/*
- * Copies `uri` into `out` (size bytes, always NUL-terminated, truncated if
- * need be) with the password of its user info replaced by "***", and the
- * values of query options that may hold secrets (names containing
- * "password", "secret" or "token", and authMechanismProperties) by "***".
- * Returns out.  Thread-safe.
- */
-char *ns__mongo_redact_uri(const char *uri, char *out, size_t size);
-
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "netsec/pipeline.h"
 
 static void usage(FILE *fp)
 {
@@ -28,78 +29,6 @@ static void usage(FILE *fp)
 		"DATA_DIR/schema.yaml (DATA_DIR: $NETSEC_DATA_DIR or %s), collection\n"
 		"named by the schema, store $NETSEC_STORE or %s.\n",
 		cli_data_dir(), NS_STORE_DEFAULT_URI);
-}
-
-struct row_key {
-	uint64_t hash;
-	size_t row;
-};
-
-static int cmp_key(const void *a, const void *b)
-{
-	const struct row_key *x = a, *y = b;
-	return x->hash < y->hash ? -1 : x->hash > y->hash;
-}
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	return h * 0xff51afd7ed558ccdULL;
-}
-
-static uint64_t cell_bits(const struct ns_frame *f, size_t col, size_t row)
-{
-	if (ns_frame_col_kind(f, col) == NS_COL_NUMERIC) {
-		double v = ns_frame_numbers(f, col)[row];
-		uint64_t bits;
-		if (isnan(v))
-			return 0x7ff8000000000001ULL;
-		if (v == 0)
-			v = 0; /* -0 == 0 */
-		memcpy(&bits, &v, sizeof(bits));
-		return bits;
-	}
-	return ns_frame_codes(f, col)[row];
-}
-
-static bool rows_equal(const struct ns_frame *f, size_t a, size_t b)
-{
-	for (size_t j = 0; j < ns_frame_n_cols(f); j++)
-		if (cell_bits(f, j, a) != cell_bits(f, j, b))
-			return false;
-	return true;
-}
-
-/* Rows that repeat an earlier row exactly (all columns, label included). */
-static size_t count_duplicates(const struct ns_frame *f)
-{
-	size_t n = ns_frame_n_rows(f), dups = 0;
-	struct row_key *keys = calloc(n ? n : 1, sizeof(*keys));
-	if (!keys)
-		return 0;
-	for (size_t r = 0; r < n; r++) {
-		uint64_t h = 0;
-		for (size_t j = 0; j < ns_frame_n_cols(f); j++)
-			h = mix(h, cell_bits(f, j, r));
-		keys[r].hash = h;
-		keys[r].row = r;
-	}
-	qsort(keys, n, sizeof(*keys), cmp_key);
-	for (size_t i = 0; i < n;) {
-		size_t j = i + 1;
-		while (j < n && keys[j].hash == keys[i].hash)
-			j++;
-		/* Within a hash group, count rows equal to an earlier member. */
-		for (size_t a = i + 1; a < j; a++)
-			for (size_t b = i; b < a; b++)
-				if (rows_equal(f, keys[a].row, keys[b].row)) {
-					dups++;
-					break;
-				}
-		i = j;
-	}
-	free(keys);
-	return dups;
 }
 
 static void print_summary(const struct ns_schema *s, const struct ns_frame *f, const char *name,
@@ -129,7 +58,10 @@ static void print_summary(const struct ns_schema *s, const struct ns_frame *f, c
 	       n_cat - (tcol >= 0 && s->columns[s->target].type == NS_TYPE_CATEGORY), "");
 	printf("  missing cells    %zu\n", missing);
 	{
-		size_t d = count_duplicates(f);
+		/* Rows that repeat an earlier row exactly (label included). */
+		size_t *keep = NULL, n_keep = n_rows;
+		size_t d = ns_frame_unique_rows(f, &keep, &n_keep) == NS_OK ? n_rows - n_keep : 0;
+		ns_free(keep);
 		printf("  duplicate rows   %zu (%.1f%%: rows that repeat an earlier row exactly)\n",
 		       d, n_rows ? 100.0 * (double)d / (double)n_rows : 0.0);
 	}

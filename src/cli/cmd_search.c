@@ -61,28 +61,6 @@ static void on_progress(void *user, const struct ns_search_progress *p)
 	}
 }
 
-/* "n_estimators=128 learning_rate=0.1": the values of the grid's axes. */
-static void axes_text(const struct ns_grid *g, const struct ns_params *p, char *buf, size_t size)
-{
-	size_t off = 0;
-	buf[0] = '\0';
-	if (g->n_axes == 0) {
-		snprintf(buf, size, "(defaults)");
-		return;
-	}
-	for (size_t a = 0; a < g->n_axes; a++) {
-		long i = ns_params_index(g->family, g->axes[a].name);
-		char val[64];
-		int n;
-		ns_param_value_format(&ns_family_params(g->family, NULL)[i], p->v[i], val,
-				      sizeof(val));
-		n = snprintf(buf + off, size - off, "%s%s=%s", a ? " " : "", g->axes[a].name, val);
-		if (n < 0 || (size_t)n >= size - off)
-			break;
-		off += (size_t)n;
-	}
-}
-
 int cmd_search(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"train", required_argument, NULL, 'T'},
@@ -102,8 +80,8 @@ int cmd_search(struct cli *cli, int argc, char **argv)
 		   *grid_path = NULL, *output = NULL;
 	uint64_t cv = 3, seed = 42, threads = 0;
 	int scoring = NS_SCORE_F1;
-	struct ns_grid grids[16], *file_grids = NULL;
-	size_t n_grids = 0, n_file = 0;
+	struct ns_grid grids[16];
+	size_t n_grids = 0;
 	struct cli_trainset ts;
 	struct ns_search_params sp = ns_search_params_default();
 	struct ns_search_results res;
@@ -169,40 +147,9 @@ int cmd_search(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "search", "--train FILE is required");
 	ns_diag_clear(&diag);
 
-	/* Grids: the chosen families' defaults, replaced by the file's. */
-	if (families) {
-		size_t n = 0;
-		char **list = cli_split_list(families, &n);
-		for (size_t i = 0; list && i < n; i++) {
-			const struct ns_family *f = ns_family_find(list[i]);
-			if (!f || n_grids == 16) {
-				rc = cli_usage_error(cli, "search", "unknown family '%s'", list[i]);
-				cli_free_list(list, n);
-				return rc;
-			}
-			ns_grid_default(&grids[n_grids++], f);
-		}
-		cli_free_list(list, n);
-	} else {
-		for (size_t i = 0; i < ns_family_count() && n_grids < 16; i++)
-			ns_grid_default(&grids[n_grids++], ns_family_at(i));
-	}
-	if (grid_path) {
-		st = ns_grids_load(grid_path, &file_grids, &n_file, &diag);
-		if (st != NS_OK)
-			return cli_fail(cli, st, &diag);
-		for (size_t i = 0; i < n_file; i++) {
-			size_t g;
-			for (g = 0; g < n_grids; g++)
-				if (grids[g].family == file_grids[i].family)
-					break;
-			if (g == n_grids && n_grids < 16)
-				n_grids++;
-			if (g < 16)
-				grids[g] = file_grids[i];
-		}
-		ns_free(file_grids);
-	}
+	rc = cli_build_grids(cli, "search", families, grid_path, grids, &n_grids);
+	if (rc != CLI_OK)
+		return rc;
 
 	rc = cli_load_train(cli, train, schema, target, &ts);
 	if (rc != CLI_OK)
@@ -265,7 +212,7 @@ int cmd_search(struct cli *cli, int argc, char **argv)
 			double fit_s = 0;
 			for (size_t k = 0; k < fr->n_candidates; k++)
 				fit_s += fr->candidates[k].fit_seconds;
-			axes_text(&grids[order[r]], &cr->params, axes, sizeof(axes));
+			ns_grid_axes_text(&grids[order[r]], &cr->params, axes, sizeof(axes));
 			if (test) {
 				struct ns_model *m = NULL;
 				struct ns_dataset d = cli_dataset(&ts);

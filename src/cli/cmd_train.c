@@ -202,8 +202,8 @@ int cmd_train(struct cli *cli, int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	struct ns_train_config c = ns_train_config_default();
 	struct ns_train_result *r = NULL;
-	struct ns_grid grids[16], *file_grids = NULL;
-	size_t n_grids = 0, n_file = 0;
+	struct ns_grid grids[16];
+	size_t n_grids = 0;
 	const char *families = NULL, *grid_path = NULL, *env;
 	char default_schema[4096];
 	const char *default_collection = NULL;
@@ -322,40 +322,9 @@ int cmd_train(struct cli *cli, int argc, char **argv)
 
 	/* Grids: the chosen families' defaults, replaced by the file's. */
 	if (families || grid_path) {
-		if (families) {
-			size_t n = 0;
-			char **list = cli_split_list(families, &n);
-			for (size_t i = 0; list && i < n; i++) {
-				const struct ns_family *f = ns_family_find(list[i]);
-				if (!f || n_grids == 16) {
-					rc = cli_usage_error(cli, "train", "unknown family '%s'",
-							     list[i]);
-					cli_free_list(list, n);
-					return rc;
-				}
-				ns_grid_default(&grids[n_grids++], f);
-			}
-			cli_free_list(list, n);
-		} else {
-			for (size_t i = 0; i < ns_family_count() && n_grids < 16; i++)
-				ns_grid_default(&grids[n_grids++], ns_family_at(i));
-		}
-		if (grid_path) {
-			st = ns_grids_load(grid_path, &file_grids, &n_file, &diag);
-			if (st != NS_OK)
-				return cli_fail(cli, st, &diag);
-			for (size_t i = 0; i < n_file; i++) {
-				size_t g;
-				for (g = 0; g < n_grids; g++)
-					if (grids[g].family == file_grids[i].family)
-						break;
-				if (g == n_grids && n_grids < 16)
-					n_grids++;
-				if (g < 16)
-					grids[g] = file_grids[i];
-			}
-			ns_free(file_grids);
-		}
+		rc = cli_build_grids(cli, "train", families, grid_path, grids, &n_grids);
+		if (rc != CLI_OK)
+			return rc;
 		c.grids = grids;
 		c.n_grids = n_grids;
 	}

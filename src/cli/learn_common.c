@@ -181,3 +181,48 @@ enum ns_status cli_evaluate(const struct ns_model *m, const double *x, const uin
 	ns_free(proba);
 	return st;
 }
+
+int cli_build_grids(struct cli *cli, const char *cmd, const char *families, const char *grid_path,
+		    struct ns_grid grids[16], size_t *n_grids)
+{
+	struct ns_grid *file_grids = NULL;
+	struct ns_diag diag;
+	size_t n_file = 0, n = 0;
+	enum ns_status st;
+	if (families) {
+		size_t n_list = 0;
+		char **list = cli_split_list(families, &n_list);
+		for (size_t i = 0; list && i < n_list; i++) {
+			const struct ns_family *f = ns_family_find(list[i]);
+			if (!f || n == 16) {
+				int rc = cli_usage_error(cli, cmd, "unknown family '%s'", list[i]);
+				cli_free_list(list, n_list);
+				return rc;
+			}
+			ns_grid_default(&grids[n++], f);
+		}
+		cli_free_list(list, n_list);
+	} else {
+		for (size_t i = 0; i < ns_family_count() && n < 16; i++)
+			ns_grid_default(&grids[n++], ns_family_at(i));
+	}
+	if (grid_path) {
+		ns_diag_clear(&diag);
+		st = ns_grids_load(grid_path, &file_grids, &n_file, &diag);
+		if (st != NS_OK)
+			return cli_fail(cli, st, &diag);
+		for (size_t i = 0; i < n_file; i++) {
+			size_t g;
+			for (g = 0; g < n; g++)
+				if (grids[g].family == file_grids[i].family)
+					break;
+			if (g == n && n < 16)
+				n++;
+			if (g < 16)
+				grids[g] = file_grids[i];
+		}
+		ns_free(file_grids);
+	}
+	*n_grids = n;
+	return CLI_OK;
+}

@@ -39,4 +39,12 @@ int cli_parse_u64(const char *s, uint64_t *out);
 enum ns_status cli_evaluate(const struct ns_model *m, const double *x, const uint32_t *y, size_t n,
 			    long positive, struct ns_metrics *out);
 
+/*
+ * The grids to search: the default grids of `families` ("a,b"; NULL: all),
+ * replaced or extended by the YAML file's (NULL: none).  CLI_OK or the exit
+ * code after printing the error.
+ */
+int cli_build_grids(struct cli *cli, const char *cmd, const char *families, const char *grid_path,
+		    struct ns_grid grids[16], size_t *n_grids);
+
 #endif

@@ -33,6 +33,7 @@
 #include "netsec/frame.h"
 #include "netsec/schema.h"
 #include "netsec/store.h"
+#include "netsec/config.h"
 #include "store/store_mongo.h"
 
 #define PHISHING_CSV NETSEC_SOURCE_DIR "/data/phisingData.csv"
@@ -692,25 +693,25 @@ static void test_redact_uri(void **state)
 {
 	char out[256];
 	(void)state;
-	assert_string_equal(ns__mongo_redact_uri("mongodb://u:p@h:1/db?tls=true", out, sizeof(out)),
+	assert_string_equal(ns_redact("mongodb://u:p@h:1/db?tls=true", out, sizeof(out)),
 			    "mongodb://u:***@h:1/db?tls=true");
-	assert_string_equal(ns__mongo_redact_uri("mongodb://h1,h2:27018/db", out, sizeof(out)),
+	assert_string_equal(ns_redact("mongodb://h1,h2:27018/db", out, sizeof(out)),
 			    "mongodb://h1,h2:27018/db");
-	assert_string_equal(ns__mongo_redact_uri("mongodb+srv://user:p%40ss@x.example.net/?"
-						 "tlsCertificateKeyFilePassword=k&w=1",
-						 out, sizeof(out)),
+	assert_string_equal(ns_redact("mongodb+srv://user:p%40ss@x.example.net/?"
+				      "tlsCertificateKeyFilePassword=k&w=1",
+				      out, sizeof(out)),
 			    "mongodb+srv://user:***@x.example.net/?"
 			    "tlsCertificateKeyFilePassword=***&w=1");
-	assert_string_equal(ns__mongo_redact_uri("mongodb://onlyuser@h", out, sizeof(out)),
+	assert_string_equal(ns_redact("mongodb://onlyuser@h", out, sizeof(out)),
 			    "mongodb://onlyuser@h");
-	assert_string_equal(ns__mongo_redact_uri("mongodb://u:a@b@h/d", out, sizeof(out)),
+	assert_string_equal(ns_redact("mongodb://u:a@b@h/d", out, sizeof(out)),
 			    "mongodb://u:***@h/d");
-	assert_string_equal(ns__mongo_redact_uri("mongodb://u:pw@h/?authMechanismProperties="
-						 "AWS_SESSION_TOKEN:t",
-						 out, sizeof(out)),
+	assert_string_equal(ns_redact("mongodb://u:pw@h/?authMechanismProperties="
+				      "AWS_SESSION_TOKEN:t",
+				      out, sizeof(out)),
 			    "mongodb://u:***@h/?authMechanismProperties=***");
 	/* Truncation keeps the NUL and never shows what was cut from. */
-	assert_string_equal(ns__mongo_redact_uri("mongodb://u:pw@host", out, 12), "mongodb://u");
+	assert_string_equal(ns_redact("mongodb://u:pw@host", out, 12), "mongodb://u");
 }
 
 static const enum backend be_sqlite = BE_SQLITE, be_mongo = BE_MONGO;
